@@ -1,0 +1,5 @@
+import sys
+
+from lore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,292 @@
+"""Lore's settings: one pydantic model tree for every source of configuration.
+
+Sources, later ones win:
+
+1. the defaults below;
+2. ``lore.toml`` at the root, or else ``[tool.lore]`` in the root's ``pyproject.toml``;
+3. ``LORE_*`` environment variables, nested keys joined with ``__``
+   (``LORE_LLM__TIMEOUT_S=10``);
+4. overlays handed in by the caller, in order: the language server passes its
+   ``initializationOptions`` and then the ``workspace/configuration`` section ``lore``.
+
+Invalid values raise :class:`SettingsError`, whose message names the key in dotted form.
+Secrets never live here: an endpoint names the *environment variable* that holds its key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_FILE = "lore.toml"
+
+# The file's values for the load in progress; read by Settings.settings_customise_sources.
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("lore_file_settings", default={})
+
+
+class SettingsError(ValueError):
+    """A setting is invalid. ``key`` is its dotted path, such as ``llm.timeout_s``."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"invalid setting {key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IndexSettings(_Section):
+    dir: str = Field(".lore", description="Index folder; relative paths are taken from the root.")
+    extensions: list[str] = Field(
+        default_factory=lambda: ["md", "markdown", "mdx", "rst", "txt", "adoc"],
+        description="File extensions that make up the knowledge base.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Extra gitignore-style patterns to leave out, on top of .gitignore, "
+        ".ignore and .loreignore.",
+    )
+    max_file_bytes: int = Field(
+        2_000_000, gt=0, description="Files larger than this are skipped and listed as such."
+    )
+    batch_files: int = Field(
+        500, gt=0, description="Files written per crash-safe batch (one tantivy commit each)."
+    )
+    watch: bool = Field(True, description="The language server re-indexes files that change.")
+    debounce_ms: int = Field(
+        300, ge=0, description="Quiet time before a burst of file changes is re-indexed."
+    )
+
+    @field_validator("extensions")
+    @classmethod
+    def _normalise_extensions(cls, value: list[str]) -> list[str]:
+        cleaned = [ext.lower().lstrip(".") for ext in value if ext.strip(" .")]
+        if not cleaned:
+            raise ValueError("at least one extension is needed")
+        return cleaned
+
+
+class ChunkSettings(_Section):
+    max_chars: int = Field(1200, ge=200, description="Upper bound of a chunk's size.")
+    overlap_chars: int = Field(
+        150, ge=0, description="Text repeated between neighbouring chunks of a long section."
+    )
+
+
+class EmbedderSettings(_Section):
+    kind: Literal["hashed"] = Field(
+        "hashed", description="The embedder. `hashed` is feature hashing: offline, no model."
+    )
+    dim: int = Field(256, ge=16, le=4096, description="Embedding dimension.")
+
+
+class SearchSettings(_Section):
+    bm25_candidates: int = Field(50, ge=1, description="Full-text candidates taken for fusion.")
+    vector_candidates: int = Field(50, ge=1, description="Vector candidates taken for fusion.")
+    rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal rank fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the full-text ranking in fusion.")
+    vector_weight: float = Field(1.0, ge=0, description="Weight of the vector ranking in fusion.")
+    default_k: int = Field(10, ge=1, le=1000, description="Results returned when none is asked.")
+
+
+class HoverSettings(_Section):
+    enabled: bool = Field(True, description="Show hovers from the knowledge base.")
+    min_score: float = Field(
+        0.5, ge=0, le=1, description="Hovers below this match quality are not shown."
+    )
+    max_lines: int = Field(8, ge=1, description="Lines of source text in a hover.")
+
+
+class CompletionSettings(_Section):
+    enabled: bool = Field(True, description="Offer knowledge-base terms as completions.")
+    min_prefix: int = Field(2, ge=1, description="Characters typed before completions appear.")
+    max_items: int = Field(50, ge=1, description="Completion items returned at most.")
+
+
+class CacheSettings(_Section):
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Byte budget of the response cache.")
+    ttl_s: float = Field(600.0, gt=0, description="Seconds a cached response stays fresh.")
+
+
+class QueueSettings(_Section):
+    workers: int = Field(4, ge=1, le=64, description="Worker threads that run queued requests.")
+    interactive_deadline_ms: int = Field(
+        2000, gt=0, description="Hover/completion requests older than this are dropped."
+    )
+    user_deadline_ms: int = Field(
+        30000, gt=0, description="Search, symbol and code-action requests older than this are dropped."
+    )
+    background_concurrency: int = Field(
+        1, ge=1, description="Background jobs (indexing) that run at once."
+    )
+
+
+class RaiseSettings(_Section):
+    max_rounds: int = Field(2, ge=0, le=10, description="Extra retrieval rounds when unsure.")
+    confidence_threshold: float = Field(
+        0.35, ge=0, le=1, description="Below this confidence Lore searches again, then declines."
+    )
+    max_sources: int = Field(5, ge=1, le=20, description="Sources given to synthesis.")
+    max_sentences: int = Field(4, ge=1, le=20, description="Sentences in an extractive answer.")
+
+
+class EndpointSettings(_Section):
+    base_url: str = Field(description="OpenAI-compatible base URL, such as http://127.0.0.1:11434/v1")
+    model: str = Field(description="Model name the endpoint serves.")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the API key."
+    )
+
+    def api_key(self) -> SecretStr | None:
+        """The key, read from the environment now; never stored or logged."""
+        if not self.api_key_env:
+            return None
+        value = os.environ.get(self.api_key_env)
+        return SecretStr(value) if value else None
+
+
+class LlmSettings(_Section):
+    provider: Literal["extractive", "openai"] = Field(
+        "extractive", description="`extractive` answers offline; `openai` uses the endpoints."
+    )
+    timeout_s: float = Field(30.0, gt=0, description="Timeout of one LLM request.")
+    connect_timeout_s: float = Field(3.0, gt=0, description="Timeout of connecting to an endpoint.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx and connection errors.")
+    backoff_base_s: float = Field(0.5, ge=0, description="First retry delay; it doubles, with jitter.")
+    circuit_failures: int = Field(
+        3, ge=1, description="Consecutive failures that open an endpoint's circuit."
+    )
+    circuit_reset_s: float = Field(30.0, gt=0, description="Seconds before an open circuit is retried.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
+    stream: bool = Field(True, description="Stream tokens as they are generated.")
+    endpoints: list[EndpointSettings] = Field(
+        default_factory=list, description="Endpoints, tried in order of health and speed."
+    )
+    audit_prompts: bool = Field(
+        False, description="Also write full prompts into the audit log (off: metadata only)."
+    )
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+
+class Settings(BaseSettings):
+    """Every setting of Lore. See ``docs/configuration.md`` for the reference."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LORE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    hover: HoverSettings = Field(default_factory=HoverSettings)
+    completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    raise_: RaiseSettings = Field(default_factory=RaiseSettings, alias="raise")
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First source wins: overlays (init), then the environment, then the file.
+        return (init_settings, env_settings, _FileSource(settings_cls, _FILE_VALUES.get()))
+
+    def index_dir(self, root: Path) -> Path:
+        """Where the index of ``root`` lives."""
+        path = Path(self.index.dir).expanduser()
+        return path if path.is_absolute() else root / path
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as plain data, safe to show or log (keys are never in here)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values read from ``lore.toml`` or ``[tool.lore]``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def read_config_file(root: Path) -> dict[str, Any]:
+    """The settings table of ``root``: ``lore.toml``, else ``[tool.lore]`` of ``pyproject.toml``."""
+    lore_toml = root / CONFIG_FILE
+    pyproject = root / "pyproject.toml"
+    try:
+        if lore_toml.is_file():
+            return tomllib.loads(lore_toml.read_text(encoding="utf-8"))
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            table = data.get("tool", {}).get("lore", {})
+            return table if isinstance(table, dict) else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        source = lore_toml if lore_toml.is_file() else pyproject
+        raise SettingsError(source.name, str(exc)) from exc
+    return {}
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` over ``base``, merging nested tables; lists and scalars are replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(root: Path | None = None, *overlays: Mapping[str, Any] | None) -> Settings:
+    """Settings for ``root`` from every source; ``overlays`` win in the order given.
+
+    Raises :class:`SettingsError` naming the first invalid key.
+    """
+    file_values = read_config_file(root) if root is not None else {}
+    merged: dict[str, Any] = {}
+    for overlay in overlays:
+        if overlay:
+            merged = deep_merge(merged, overlay)
+    token = _FILE_VALUES.set(file_values)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise _settings_error(exc) from None
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def _settings_error(exc: ValidationError) -> SettingsError:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first.get("loc", ()) if part != "__root__") or "settings"
+    return SettingsError(key, first.get("msg", "invalid value"))

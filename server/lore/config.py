@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from contextvars import ContextVar
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 CONFIG_FILE = "lore.toml"
 
 # The file's values for the load in progress; read by Settings.settings_customise_sources.
-_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("lore_file_settings", default={})
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("lore_file_settings", default=None)
 
 
 class SettingsError(ValueError):
@@ -123,7 +123,9 @@ class QueueSettings(_Section):
         2000, gt=0, description="Hover/completion requests older than this are dropped."
     )
     user_deadline_ms: int = Field(
-        30000, gt=0, description="Search, symbol and code-action requests older than this are dropped."
+        30000,
+        gt=0,
+        description="Search, symbol and code-action requests older than this are dropped.",
     )
     background_concurrency: int = Field(
         1, ge=1, description="Background jobs (indexing) that run at once."
@@ -140,7 +142,9 @@ class RaiseSettings(_Section):
 
 
 class EndpointSettings(_Section):
-    base_url: str = Field(description="OpenAI-compatible base URL, such as http://127.0.0.1:11434/v1")
+    base_url: str = Field(
+        description="OpenAI-compatible base URL, such as http://127.0.0.1:11434/v1"
+    )
     model: str = Field(description="Model name the endpoint serves.")
     api_key_env: str | None = Field(
         None, description="Name of the environment variable that holds the API key."
@@ -160,12 +164,18 @@ class LlmSettings(_Section):
     )
     timeout_s: float = Field(30.0, gt=0, description="Timeout of one LLM request.")
     connect_timeout_s: float = Field(3.0, gt=0, description="Timeout of connecting to an endpoint.")
-    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx and connection errors.")
-    backoff_base_s: float = Field(0.5, ge=0, description="First retry delay; it doubles, with jitter.")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="Retries on 429, 5xx and connection errors."
+    )
+    backoff_base_s: float = Field(
+        0.5, ge=0, description="First retry delay; it doubles, with jitter."
+    )
     circuit_failures: int = Field(
         3, ge=1, description="Consecutive failures that open an endpoint's circuit."
     )
-    circuit_reset_s: float = Field(30.0, gt=0, description="Seconds before an open circuit is retried.")
+    circuit_reset_s: float = Field(
+        30.0, gt=0, description="Seconds before an open circuit is retried."
+    )
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
     stream: bool = Field(True, description="Stream tokens as they are generated.")
@@ -213,7 +223,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First source wins: overlays (init), then the environment, then the file.
-        return (init_settings, env_settings, _FileSource(settings_cls, _FILE_VALUES.get()))
+        return (init_settings, env_settings, _FileSource(settings_cls, _FILE_VALUES.get() or {}))
 
     def index_dir(self, root: Path) -> Path:
         """Where the index of ``root`` lives."""
@@ -290,3 +300,59 @@ def _settings_error(exc: ValidationError) -> SettingsError:
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first.get("loc", ()) if part != "__root__") or "settings"
     return SettingsError(key, first.get("msg", "invalid value"))
+
+
+def reference_rows() -> list[tuple[str, str, str, str]]:
+    """``(key, type, default, meaning)`` for every setting, for the configuration reference."""
+    rows: list[tuple[str, str, str, str]] = []
+    for section_name, section_field in Settings.model_fields.items():
+        section_key = section_field.alias or section_name
+        model = section_field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for name, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            rows.append(
+                (
+                    f"{section_key}.{name}",
+                    _type_name(field.annotation),
+                    "(required)" if field.is_required() else _toml_value(default),
+                    field.description or "",
+                )
+            )
+    return rows
+
+
+def reference_markdown() -> str:
+    """The settings table of ``docs/configuration.md`` (a test keeps the two equal)."""
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for key, type_name, default, meaning in reference_rows():
+        lines.append(f"| `{key}` | {type_name} | `{default}` | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return " or ".join(f'"{choice}"' for choice in get_args(annotation))
+    text = str(annotation) if get_args(annotation) else annotation.__name__
+    return (
+        text.replace("typing.", "")
+        .replace("lore.config.", "")
+        .replace("EndpointSettings", "endpoint")
+        .replace(" | ", " or ")
+    )
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if value is None:
+        return "(unset)"
+    return str(value)
+
+
+if __name__ == "__main__":  # python -m lore.config: print the reference table
+    print(reference_markdown(), end="")

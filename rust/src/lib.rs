@@ -1,10 +1,17 @@
 //! The native core of Lore.
-#[cfg(feature = "python")]
-use pyo3::prelude::*;
+//!
+//! Pure-Rust modules do the work and are tested with `cargo test`; `python` holds the pyo3
+//! bindings, compiled only with the `python` feature (maturin turns it on).
+
+pub mod cache;
+pub mod chunk;
+pub mod embed;
+pub mod hash;
+pub mod prepare;
+pub mod queue;
+pub mod terms;
+pub mod text;
+pub mod walk;
 
 #[cfg(feature = "python")]
-#[pymodule]
-fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    Ok(())
-}
+mod python;

@@ -1,0 +1,133 @@
+//! The indexer's unit of work: one file read, hashed, decoded, chunked, with terms and
+//! embeddings, done for many files at once on the rayon pool.
+
+use crate::chunk::{detect_format, pack, parse, title_from, Chunk, Format};
+use crate::embed::HashedEmbedder;
+use crate::hash::hash_bytes;
+use crate::terms::{terms_from, Term};
+use rayon::prelude::*;
+use std::fs;
+use std::time::UNIX_EPOCH;
+
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub path: String,
+    pub rel_path: String,
+    pub format: Format,
+    pub content_hash: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub title: String,
+    /// `latin-1` when the file was not valid UTF-8 and was decoded with that fallback.
+    pub encoding: &'static str,
+    pub chunks: Vec<Chunk>,
+    pub terms: Vec<Term>,
+    pub embeddings: Vec<Vec<u8>>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PrepareOptions {
+    pub max_chars: usize,
+    pub overlap_chars: usize,
+    pub dim: usize,
+}
+
+/// Decode UTF-8 (dropping a BOM), falling back to Latin-1, which maps every byte to a char.
+pub fn decode(bytes: &[u8]) -> (String, &'static str) {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), "utf-8"),
+        Err(_) => (bytes.iter().map(|&b| b as char).collect(), "latin-1"),
+    }
+}
+
+/// The text a chunk is embedded from: its document's title and heading path give it context.
+pub fn embedding_text(title: &str, chunk: &Chunk) -> String {
+    let mut text = String::with_capacity(chunk.text.len() + 64);
+    text.push_str(title);
+    for h in &chunk.heading_path {
+        if h != title {
+            text.push_str(" / ");
+            text.push_str(h);
+        }
+    }
+    text.push('\n');
+    text.push_str(&chunk.text);
+    text
+}
+
+pub fn prepare_document(path: &str, rel_path: &str, options: PrepareOptions, embedder: &HashedEmbedder) -> Document {
+    let format = detect_format(path);
+    let stem = rel_path.rsplit('/').next().unwrap_or(rel_path);
+    let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s).to_string();
+    let mut doc = Document {
+        path: path.to_string(),
+        rel_path: rel_path.to_string(),
+        format,
+        content_hash: String::new(),
+        size: 0,
+        mtime_ns: 0,
+        title: stem.clone(),
+        encoding: "utf-8",
+        chunks: vec![],
+        terms: vec![],
+        embeddings: vec![],
+        error: None,
+    };
+    if let Ok(meta) = fs::metadata(path) {
+        doc.mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            doc.error = Some(format!("unreadable: {}", e.kind()));
+            return doc;
+        }
+    };
+    doc.size = bytes.len() as u64;
+    doc.content_hash = hash_bytes(&bytes);
+    let (text, encoding) = decode(&bytes);
+    doc.encoding = encoding;
+    let parsed = parse(&text, format);
+    doc.title = title_from(&text, format, &parsed, &stem);
+    doc.chunks = pack(&text, &parsed.blocks, options.max_chars.max(1), options.overlap_chars);
+    doc.terms = terms_from(&parsed.blocks, parsed.terms);
+    doc.embeddings = doc.chunks.iter().map(|c| embedder.embed_bytes(&embedding_text(&doc.title, c))).collect();
+    doc
+}
+
+/// `prepare_document` for each `(path, rel_path)`, in parallel; the order follows `files`.
+pub fn prepare_documents(files: &[(String, String)], options: PrepareOptions) -> Vec<Document> {
+    let embedder = HashedEmbedder::new(options.dim);
+    files.par_iter().map(|(path, rel)| prepare_document(path, rel, options, &embedder)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepares_files_and_reports_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = dir.path().join("guide.md");
+        fs::write(&md, "# Guide\n\n## Request queue\n\nThe **request queue** orders work.\n").unwrap();
+        let latin = dir.path().join("old.txt");
+        fs::write(&latin, b"Caf\xe9 notes\n\nMore text.\n").unwrap();
+        let files = vec![
+            (md.to_string_lossy().into_owned(), "guide.md".to_string()),
+            (latin.to_string_lossy().into_owned(), "old.txt".to_string()),
+            (dir.path().join("gone.md").to_string_lossy().into_owned(), "gone.md".to_string()),
+        ];
+        let docs = prepare_documents(&files, PrepareOptions { max_chars: 1200, overlap_chars: 100, dim: 64 });
+        assert_eq!(docs[0].title, "Guide");
+        assert_eq!(docs[0].chunks.len(), 1);
+        assert_eq!(docs[0].embeddings.len(), 1);
+        assert_eq!(docs[0].embeddings[0].len(), 64 * 4);
+        assert!(docs[0].terms.iter().any(|t| t.text == "Request queue"));
+        assert_eq!(docs[1].encoding, "latin-1");
+        assert_eq!(docs[1].title, "Café notes");
+        assert!(docs[2].error.as_deref().unwrap().starts_with("unreadable"));
+        assert!(docs[2].chunks.is_empty());
+    }
+}

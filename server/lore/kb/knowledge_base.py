@@ -7,16 +7,60 @@ serialised inside).
 
 from __future__ import annotations
 
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import apsw
+
+from lore import _native
 from lore.config import Settings
+from lore.kb import search as hybrid
+from lore.kb.catalog import SCHEMA_VERSION, Catalog, join_path, split_path
+from lore.kb.fulltext import FullText
+from lore.kb.indexer import run_index
 from lore.kb.types import ChunkRecord, IndexProgress, IndexReport, SearchResult, TermRecord
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "lore.db"
+FULLTEXT_DIR = "fulltext"
+LOCK_NAME = "writer.lock"
+
+# Headings and definitions first: they are where a term is defined, not just mentioned.
+_KIND_ORDER = (
+    "CASE t.kind WHEN 'heading' THEN 0 WHEN 'definition' THEN 1 WHEN 'title' THEN 2 "
+    "WHEN 'identifier' THEN 3 ELSE 4 END"
+)
+_TERM_COLUMNS = (
+    "t.text, t.normalized, t.kind, d.path, d.title, t.heading_path, t.line, t.anchor, t.chunk_id"
+)
+_CHUNK_COLUMNS = (
+    "c.id, c.doc_id, d.path, d.title, c.heading_path, c.start_line, c.end_line, c.text, c.kind, "
+    "c.ordinal, c.content_hash"
+)
 
 
 class IndexError_(Exception):
     """The index cannot be used as asked (for example: the root is missing)."""
+
+
+class IndexBusyError(IndexError_):
+    """Another process is writing this index."""
+
+
+@dataclass(slots=True)
+class _Written:
+    files: int = 0
+    chunks: int = 0
+    bytes: int = 0
 
 
 class KnowledgeBase:
@@ -30,6 +74,22 @@ class KnowledgeBase:
     repaired: str | None
     """Set by ``open`` when it found damage and repaired it or started over, saying what."""
 
+    def __init__(self, root: Path, settings: Settings, read_only: bool) -> None:
+        self.root = root
+        self.settings = settings
+        self.index_dir = settings.index_dir(root)
+        self.read_only = read_only
+        self.repaired = None
+        self.embedder = _native.HashedEmbedder(settings.embedder.dim)
+        self._lock_file: IO[str] | None = None
+        self._write_lock = threading.Lock()
+        self._generation = 0
+        self._reembedded = False
+        self.catalog: Catalog
+        self.fulltext: FullText
+
+    # --- opening -------------------------------------------------------------------------
+
     @classmethod
     def open(cls, root: Path, settings: Settings, *, read_only: bool = False) -> KnowledgeBase:
         """Open (creating if needed) the index of ``root``.
@@ -38,12 +98,131 @@ class KnowledgeBase:
         Repairs what a kill left half-done; rebuilds from scratch (and says so in ``repaired``)
         when the index is corrupt. Raises ``IndexError_`` when ``root`` is not a folder.
         """
-        raise NotImplementedError
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise IndexError_(f"no such folder: {root}")
+        kb = cls(root.resolve(), settings, read_only=True)
+        kb.index_dir.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            kb.read_only = not kb._take_writer_lock()
+        kb._open_stores()
+        return kb
+
+    def _take_writer_lock(self) -> bool:
+        handle = open(self.index_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+        return True
+
+    def _open_stores(self) -> None:
+        if self.read_only:
+            self._open_follower()
+            return
+        problem = self._try_open()
+        if problem is not None:
+            log.warning("rebuilding the index at %s: %s", self.index_dir, problem)
+            self._wipe()
+            reason = self._try_open()
+            if reason is not None:
+                raise IndexError_(f"cannot create an index in {self.index_dir}: {reason}")
+            self.repaired = f"the index was unusable ({problem}); it was rebuilt from the files"
+            return
+        self._repair_pending()
+
+    def _open_follower(self) -> None:
+        # The writer creates the stores; a follower that starts first creates the same empty
+        # schema, which SQLite and tantivy make safe to do twice.
+        self.catalog = Catalog(self.index_dir / DB_NAME, dim=self.embedder.dim, writable=True)
+        self.catalog.close()
+        self.catalog = Catalog(self.index_dir / DB_NAME, dim=self.embedder.dim, writable=False)
+        self.fulltext = FullText(self.index_dir / FULLTEXT_DIR, writable=False)
+        self._generation = self.catalog.generation()
+
+    def _try_open(self) -> str | None:
+        """Open both stores as the writer; a reason they cannot be used, or None."""
+        try:
+            self.catalog = Catalog(self.index_dir / DB_NAME, dim=self.embedder.dim, writable=True)
+            self.catalog.check()
+            self.fulltext = FullText(self.index_dir / FULLTEXT_DIR, writable=True)
+        except (apsw.Error, OSError, ValueError) as exc:
+            self._close_stores()
+            return f"{type(exc).__name__}: {exc}"
+        schema = self.catalog.get_meta("schema_version")
+        identity = self.catalog.get_meta("embedder")
+        wanted_identity = f"{self.embedder.identity}/{self.embedder.dim}"
+        if schema is None:
+            with self.catalog.transaction() as db:
+                self.catalog.set_meta(db, "schema_version", SCHEMA_VERSION)
+                self.catalog.set_meta(db, "embedder", wanted_identity)
+        elif schema != str(SCHEMA_VERSION):
+            self._close_stores()
+            return f"schema version {schema}, this Lore writes {SCHEMA_VERSION}"
+        elif identity != wanted_identity:
+            self._close_stores()
+            self._reembedded = True
+            return f"the embedder changed from {identity} to {wanted_identity}: re-embedding"
+        chunks = self.catalog.counts()["chunks"]
+        if chunks != self.fulltext.num_docs() and not self.catalog.pending_batches():
+            found = self.fulltext.num_docs()
+            self._close_stores()
+            return f"the full-text index holds {found} chunks, the catalog {chunks}"
+        self._generation = self.catalog.generation()
+        return None
+
+    def _repair_pending(self) -> None:
+        """Undo the batches a kill left pending, in tantivy and in SQLite."""
+        pending = self.catalog.pending_batches()
+        if not pending:
+            return
+        paths = sorted({p for batch in pending.values() for p in batch})
+        self.fulltext.delete_paths(paths)
+        self.fulltext.commit()
+        for batch_id, batch_paths in pending.items():
+            self.catalog.drop_batch(batch_id, batch_paths)
+        self.repaired = (
+            f"finished an interrupted index run: {len(paths)} files will be indexed again"
+        )
+        log.info(self.repaired)
+
+    def _wipe(self) -> None:
+        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+            (self.index_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.index_dir / FULLTEXT_DIR, ignore_errors=True)
+
+    def _close_stores(self) -> None:
+        for store in ("fulltext", "catalog"):
+            obj = getattr(self, store, None)
+            if obj is not None:
+                obj.close()
+
+    # --- state ---------------------------------------------------------------------------
 
     @property
     def generation(self) -> int:
         """Bumped by every commit; cache keys include it."""
-        raise NotImplementedError
+        return self._generation
+
+    def refresh(self) -> bool:
+        """Follow the writer's commits (read-only mode); True when something new was seen."""
+        try:
+            current = self.catalog.generation()
+        except apsw.Error:
+            return False
+        if current == self._generation:
+            return False
+        self.fulltext.reload()
+        self._generation = current
+        return True
+
+    # --- indexing ------------------------------------------------------------------------
 
     def index(
         self,
@@ -52,65 +231,306 @@ class KnowledgeBase:
         progress: Callable[[IndexProgress], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> IndexReport:
-        """Bring the index up to date with the files: everything, or just ``paths`` (changed,
-        created or deleted files). Incremental and crash-safe; checks ``cancelled`` between
-        batches and stops early (what was committed stays). Raises ``PermissionError`` when
-        read-only."""
-        raise NotImplementedError
+        """Bring the index up to date with the files.
 
-    def refresh(self) -> bool:
-        """Follow the writer's commits (read-only mode); True when something new was seen."""
-        raise NotImplementedError
+        Incremental and crash-safe; checks ``cancelled`` between batches and stops early
+        (what was committed stays). ``paths`` names the files known to have changed; the run
+        still compares every file cheaply (size and mtime), so it is only a hint. Raises
+        ``IndexBusyError`` when read-only.
+        """
+        del paths  # the size/mtime comparison of all files costs less than trusting a list
+        if self.read_only:
+            raise IndexBusyError(
+                f"another process is writing the index in {self.index_dir} (is `lore serve` "
+                "running on this folder?)"
+            )
+        with self._write_lock:
+            report = run_index(self, progress=progress, cancelled=cancelled)
+            report.repaired = self.repaired
+            report.reembedded = self._reembedded
+            with self.catalog.transaction() as db:
+                self.catalog.set_meta(db, "last_index", json.dumps(report.to_json()))
+            return report
+
+    def excluded_from_walk(self) -> list[str]:
+        """Patterns that keep the walk out of the index folder itself."""
+        try:
+            rel = self.index_dir.resolve().relative_to(self.root)
+        except ValueError:
+            return []
+        return [f"/{rel.as_posix()}/"]
+
+    def write_batch(
+        self, documents: Sequence[Any], gone: Sequence[str]
+    ) -> tuple[_Written, list[tuple[str, str]]]:
+        """Write prepared documents (replacing their old versions) and delete ``gone``."""
+        written = _Written()
+        errors = [(d.rel_path, d.error) for d in documents if d.error]
+        paths = [d.rel_path for d in documents] + list(gone)
+        rows: list[tuple[int, str, str, Sequence[str], str]] = []
+        with self.catalog.transaction() as db:
+            batch_id = self.catalog.begin_batch(db, paths)
+            self.catalog.delete_documents(db, paths)
+            for doc in documents:
+                if doc.error:
+                    continue
+                for chunk_id, chunk in self.catalog.insert_document(db, doc, batch_id):
+                    rows.append((chunk_id, doc.rel_path, doc.title, chunk.heading_path, chunk.text))
+                written.files += 1
+                written.bytes += doc.size
+        written.chunks = len(rows)
+        self.fulltext.delete_paths(paths)
+        self.fulltext.add_chunks(rows)
+        self.fulltext.commit()
+        self._generation = self.catalog.commit_batch(batch_id)
+        return written, errors
+
+    def record_skipped(self, skipped: Sequence[tuple[str, str]]) -> None:
+        with self.catalog.transaction() as db:
+            self.catalog.replace_skipped(db, skipped)
+
+    # --- search --------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 10) -> list[SearchResult]:
         """Hybrid search: BM25 and vector candidates fused by RRF, with an exact fast path for
         terms and headings. An empty or blank query gives ``[]``; tantivy syntax characters are
         taken literally."""
-        raise NotImplementedError
+        if not query.strip() or k <= 0:
+            return []
+        s = self.settings.search
+        candidates = hybrid.Candidates(
+            bm25=self.fulltext.search(query, s.bm25_candidates),
+            vector=self._knn(query, s.vector_candidates),
+            exact=self._exact_chunks(query),
+        )
+        ranked = hybrid.fuse(
+            candidates, rrf_k=s.rrf_k, bm25_weight=s.bm25_weight, vector_weight=s.vector_weight
+        )
+        return self._results(ranked, query, k)
 
     def search_bm25(self, query: str, k: int = 10) -> list[SearchResult]:
         """Full-text results only (for evaluation and the benchmarks)."""
-        raise NotImplementedError
+        hits = self.fulltext.search(query, k)
+        return self._results([(c, s, {"bm25": s}) for c, s in hits], query, k)
 
     def search_vector(self, query: str, k: int = 10) -> list[SearchResult]:
         """Vector results only (for evaluation and the benchmarks)."""
-        raise NotImplementedError
+        hits = self._knn(query, k)
+        return self._results([(c, s, {"vector": s}) for c, s in hits], query, k)
+
+    def _results(
+        self, ranked: list[tuple[int, float, dict[str, float]]], query: str, k: int
+    ) -> list[SearchResult]:
+        records = self._records([chunk_id for chunk_id, _, _ in ranked[: k * 2]])
+        return hybrid.to_results(ranked, records, query, k)
+
+    def _knn(self, query: str, k: int) -> list[tuple[int, float]]:
+        vector = self.embedder.embed(hybrid.embed_text(query))
+        if not any(vector):
+            return []
+        rows = self.catalog.reader.execute(
+            "SELECT chunk_id, distance FROM vectors WHERE embedding MATCH ? AND k = ? "
+            "ORDER BY distance",
+            (vector, k),
+        )
+        return [(chunk_id, 1.0 - distance) for chunk_id, distance in rows]
+
+    def _exact_chunks(self, query: str) -> list[int]:
+        if len(query) > 100:
+            return []
+        seen: list[int] = []
+        for term in self.lookup_terms(query, limit=5):
+            if term.chunk_id is not None and term.chunk_id not in seen:
+                seen.append(term.chunk_id)
+        return seen
+
+    # --- vocabulary ----------------------------------------------------------------------
 
     def lookup_terms(self, text: str, limit: int = 10) -> list[TermRecord]:
         """Vocabulary entries whose normalised form equals ``normalize_term(text)``; headings and
         definitions first. Fast: one indexed SQLite lookup."""
-        raise NotImplementedError
+        key = _native.normalize_term(text)
+        if not key:
+            return []
+        rows = self.catalog.reader.execute(
+            f"SELECT {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+            f"WHERE t.normalized = ? ORDER BY {_KIND_ORDER}, length(d.path), t.line LIMIT ?",
+            (key, limit),
+        )
+        return [self._term(row) for row in rows]
 
     def terms_with_prefix(self, prefix: str, limit: int = 50) -> list[TermRecord]:
         """Vocabulary entries (terms, headings, page titles) whose text or normalised form starts
         with ``prefix`` (case-insensitive), one per distinct text, most useful first."""
-        raise NotImplementedError
+        prefix = prefix.strip()
+        if not prefix:
+            return []
+        pattern = _like_prefix(prefix)
+        normalized = _like_prefix(_native.normalize_term(prefix) or prefix.lower())
+        rows = self.catalog.reader.execute(
+            f"SELECT {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+            "WHERE t.text LIKE ? ESCAPE '\\' OR t.normalized LIKE ? ESCAPE '\\' "
+            f"ORDER BY {_KIND_ORDER}, length(t.text) LIMIT ?",
+            (pattern, normalized, limit * 4),
+        )
+        seen: set[str] = set()
+        out: list[TermRecord] = []
+        for row in rows:
+            term = self._term(row)
+            if term.text.lower() in seen:
+                continue
+            seen.add(term.text.lower())
+            out.append(term)
+            if len(out) >= limit:
+                break
+        return out
 
     def headings(self, query: str = "", limit: int = 200) -> list[TermRecord]:
         """Headings and page titles whose text contains ``query`` (case-insensitive)."""
-        raise NotImplementedError
+        pattern = "%" + _escape_like(query.strip()) + "%"
+        rows = self.catalog.reader.execute(
+            f"SELECT {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+            "WHERE t.kind IN ('heading', 'title') AND t.text LIKE ? ESCAPE '\\' "
+            "ORDER BY length(t.text), d.path, t.line LIMIT ?",
+            (pattern, limit * 2),
+        )
+        # A page's title is usually also its first heading: list it once.
+        unique: dict[tuple[str, str], TermRecord] = {}
+        for row in rows:
+            term = self._term(row)
+            unique.setdefault((term.path, term.text), term)
+        return list(unique.values())[:limit]
 
-    def documents(self) -> list[dict[str, Any]]:
-        """Every document: ``path``, ``abs_path``, ``title``, ``chunks``, ``size``."""
-        raise NotImplementedError
+    def _term(self, row: tuple) -> TermRecord:
+        text, normalized, kind, path, title, heading_path, line, anchor, chunk_id = row
+        return TermRecord(
+            text=text,
+            normalized=normalized,
+            kind=kind,
+            path=path,
+            abs_path=str(self.root / path),
+            title=title,
+            heading_path=split_path(heading_path),
+            line=line,
+            anchor=anchor,
+            chunk_id=chunk_id,
+        )
+
+    # --- chunks and documents ------------------------------------------------------------
+
+    def _records(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.catalog.reader.execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE c.id IN ({marks})",
+            tuple(chunk_ids),
+        )
+        records = (self._chunk(row) for row in rows)
+        return {r.chunk_id: r for r in records}
+
+    def _chunk(self, row: tuple) -> ChunkRecord:
+        chunk_id, doc_id, path, title, heading_path, start, end, text, kind, ordinal, digest = row
+        return ChunkRecord(
+            chunk_id=chunk_id,
+            doc_id=doc_id,
+            path=path,
+            abs_path=str(self.root / path),
+            title=title,
+            heading_path=split_path(heading_path),
+            start_line=start,
+            end_line=end,
+            text=text,
+            kind=kind,
+            ordinal=ordinal,
+            content_hash=digest,
+        )
 
     def chunk(self, chunk_id: int) -> ChunkRecord | None:
-        raise NotImplementedError
+        return self._records([chunk_id]).get(chunk_id)
 
     def neighbours(self, chunk_id: int, before: int = 1, after: int = 1) -> list[ChunkRecord]:
         """The chunks around ``chunk_id`` in its document, in order, itself included."""
-        raise NotImplementedError
+        row = self.catalog.reader.execute(
+            "SELECT doc_id, ordinal FROM chunks WHERE id = ?", (chunk_id,)
+        ).fetchone()
+        if row is None:
+            return []
+        doc_id, ordinal = row
+        rows = self.catalog.reader.execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE c.doc_id = ? AND c.ordinal BETWEEN ? AND ? ORDER BY c.ordinal",
+            (doc_id, ordinal - before, ordinal + after),
+        )
+        return [self._chunk(r) for r in rows]
 
     def chunks_of(self, path: str) -> list[ChunkRecord]:
         """The chunks of the document at ``path`` (relative), in order."""
-        raise NotImplementedError
+        rows = self.catalog.reader.execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            "WHERE d.path = ? ORDER BY c.ordinal",
+            (path,),
+        )
+        return [self._chunk(r) for r in rows]
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Every document: ``path``, ``abs_path``, ``title``, ``chunks``, ``size``."""
+        rows = self.catalog.reader.execute(
+            "SELECT path, title, chunk_count, size FROM documents ORDER BY path"
+        )
+        return [
+            {"path": p, "abs_path": str(self.root / p), "title": t, "chunks": n, "size": s}
+            for p, t, n, s in rows
+        ]
+
+    # --- status and shutdown -------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """``root``, ``index_dir``, ``documents``, ``chunks``, ``terms``, ``bytes``,
         ``generation``, ``read_only``, ``embedder`` {identity, dim}, ``schema_version``,
         ``skipped`` [{path, reason}], ``last_index`` (the last IndexReport as JSON or None)."""
-        raise NotImplementedError
+        last = self.catalog.get_meta("last_index")
+        skipped = [{"path": p, "reason": r} for p, r in self.catalog.skipped()]
+        skipped += [
+            {"path": p, "reason": "not UTF-8: decoded as Latin-1"}
+            for p in self.catalog.latin1_documents()
+        ]
+        return {
+            "root": str(self.root),
+            "index_dir": str(self.index_dir),
+            **self.catalog.counts(),
+            "generation": self.generation,
+            "read_only": self.read_only,
+            "embedder": {"identity": self.embedder.identity, "dim": self.embedder.dim},
+            "schema_version": SCHEMA_VERSION,
+            "skipped": sorted(skipped, key=lambda s: s["path"]),
+            "last_index": json.loads(last) if last else None,
+            "repaired": self.repaired,
+        }
 
     def close(self) -> None:
         """Commit pending writes, release the writer lock, close files."""
-        raise NotImplementedError
+        with self._write_lock:
+            self._close_stores()
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+                self._lock_file.close()
+                self._lock_file = None
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(text: str) -> str:
+    return _escape_like(text) + "%"
+
+
+__all__ = ["IndexBusyError", "IndexError_", "KnowledgeBase", "join_path"]

@@ -1,0 +1,128 @@
+"""Incremental, crash-safe indexing of one root.
+
+A run walks the root, keeps what is unchanged (same size and mtime, or else the same hash),
+prepares changed files in Rust, and writes them in batches. Each batch is one SQLite
+transaction marked *pending*, then one tantivy commit, then the mark is cleared and the index
+generation bumped. A kill at any point leaves at most one pending batch, which the next open
+undoes (see ``KnowledgeBase._repair_pending``), so those files are simply indexed again.
+
+The next batch is prepared on a helper thread while the current one is written: preparation
+runs in Rust without the GIL, so the two overlap on a multi-core machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from lore import _native
+from lore.kb.types import IndexProgress, IndexReport
+
+if TYPE_CHECKING:
+    from lore.kb.knowledge_base import KnowledgeBase
+
+
+def run_index(
+    kb: KnowledgeBase,
+    *,
+    progress: Callable[[IndexProgress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> IndexReport:
+    started = time.perf_counter()
+    settings = kb.settings
+    report = IndexReport()
+    notify = progress or (lambda _p: None)
+    stop = cancelled or (lambda: False)
+
+    notify(IndexProgress("walk", message="looking for files"))
+    walked = _native.walk(
+        str(kb.root),
+        extensions=settings.index.extensions,
+        max_file_bytes=settings.index.max_file_bytes,
+        exclude=[*settings.index.exclude, *kb.excluded_from_walk()],
+    )
+    known = kb.catalog.known_files()
+    present = {f.rel_path for f in walked.files}
+    removed = sorted(set(known) - present)
+
+    # Unchanged by size and mtime: not even read. Otherwise compare hashes before re-chunking.
+    candidates = [
+        f
+        for f in walked.files
+        if f.rel_path not in known or known[f.rel_path][:2] != (f.size, f.mtime_ns)
+    ]
+    hashes = _native.hash_files([f.path for f in candidates]) if candidates else []
+    touched: list[tuple[int, int, str]] = []
+    changed = []
+    for entry, digest in zip(candidates, hashes, strict=True):
+        old = known.get(entry.rel_path)
+        if old is not None and digest is not None and old[2] == digest:
+            touched.append((entry.size, entry.mtime_ns, entry.rel_path))
+        else:
+            changed.append(entry)
+    report.unchanged = len(walked.files) - len(changed)
+    skipped = [(s.rel_path, s.reason) for s in walked.skipped]
+    total_bytes = sum(f.size for f in changed)
+    notify(IndexProgress("index", 0, len(changed), 0, f"{len(changed)} files to index"))
+
+    batch_size = settings.index.batch_files
+    batches = [changed[i : i + batch_size] for i in range(0, len(changed), batch_size)]
+    if touched:
+        with kb.catalog.transaction() as db:
+            kb.catalog.touch_documents(db, touched)
+    if removed and not batches:
+        batches = [[]]
+
+    def prepare(batch: Sequence) -> list:
+        return _native.prepare_documents(
+            [(f.path, f.rel_path) for f in batch],
+            max_chars=settings.chunk.max_chars,
+            overlap_chars=settings.chunk.overlap_chars,
+            dim=kb.embedder.dim,
+        )
+
+    done_files = done_bytes = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lore-prepare") as pool:
+        upcoming: Future | None = pool.submit(prepare, batches[0]) if batches else None
+        for number, batch in enumerate(batches):
+            if stop():
+                report.cancelled = True
+                if upcoming is not None:
+                    upcoming.cancel()
+                break
+            assert upcoming is not None
+            documents = upcoming.result()
+            upcoming = (
+                pool.submit(prepare, batches[number + 1]) if number + 1 < len(batches) else None
+            )
+            # The first batch also carries the deletions of files that are gone.
+            gone = removed if number == 0 else []
+            written, errors = kb.write_batch(documents, gone)
+            skipped.extend(errors)
+            report.indexed += written.files
+            report.chunks += written.chunks
+            report.bytes += written.bytes
+            report.removed += len(gone)
+            done_files += len(batch)
+            done_bytes += sum(f.size for f in batch)
+            notify(
+                IndexProgress(
+                    "index",
+                    done_files,
+                    len(changed),
+                    done_bytes,
+                    f"{done_files}/{len(changed)} files, {done_bytes / 1e6:.1f} of "
+                    f"{total_bytes / 1e6:.1f} MB",
+                )
+            )
+
+    if not report.cancelled:
+        kb.record_skipped(skipped)
+    report.skipped = len(skipped)
+    report.files = kb.catalog.counts()["documents"]
+    report.generation = kb.generation
+    report.seconds = time.perf_counter() - started
+    notify(IndexProgress("done", done_files, len(changed), done_bytes, "index up to date"))
+    return report

@@ -289,8 +289,8 @@ class Catalog:
             )
         spans = [(c.start_line, c.end_line) for c in chunks]
         db.executemany(
-            "INSERT INTO terms(doc_id, text, normalized, kind, line, heading_path, anchor, chunk_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO terms(doc_id, text, normalized, kind, line, heading_path, anchor, "
+            "chunk_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     doc_id,

@@ -7,10 +7,21 @@ line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lore.config import Settings, SettingsError, load_settings
+from lore.kb.knowledge_base import IndexError_, KnowledgeBase
+from lore.kb.types import IndexProgress, IndexReport
 
 EXIT_OK = 0
 EXIT_NO_RESULT = 1
@@ -82,6 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lore: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (say, `head`) went away: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        if os.environ.get("LORE_DEBUG"):
+            raise
+        print(
+            f"lore: {type(exc).__name__}: {exc} (LORE_DEBUG=1 shows the traceback)", file=sys.stderr
+        )
+        return EXIT_NO_RESULT
 
 
 def _root(value: str) -> Path:
@@ -91,16 +113,140 @@ def _root(value: str) -> Path:
     return root.resolve()
 
 
+def _settings(root: Path) -> Settings:
+    try:
+        return load_settings(root)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _open(root: Path, settings: Settings, *, read_only: bool = False) -> KnowledgeBase:
+    try:
+        return KnowledgeBase.open(root, settings, read_only=read_only)
+    except IndexError_ as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _open_indexed(args: argparse.Namespace) -> KnowledgeBase:
+    """The knowledge base of ``--root``, indexed first (quietly) if it has never been."""
+    root = _root(args.root)
+    kb = _open(root, _settings(root))
+    if kb.generation == 0 and not kb.read_only:
+        kb.index()
+    return kb
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    root = _root(args.root)
+    settings = _settings(root)
+    if args.rebuild:
+        shutil.rmtree(settings.index_dir(root), ignore_errors=True)
+    err = _stderr()
+    with _open(root, settings) as kb:
+        if kb.repaired:
+            err.print(f"[yellow]lore: {kb.repaired}[/]")
+        if kb.read_only:
+            raise UsageError(
+                f"another process is writing the index in {kb.index_dir} "
+                "(is `lore serve` running on this folder?)"
+            )
+        report = _index_with_progress(kb, show=err.is_terminal and not args.json)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _console().print(
+            f"{report.files} files ({report.indexed} indexed, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {report.skipped} skipped), {report.chunks} chunks, "
+            f"{report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s ({report.mb_per_s:.1f} MB/s)"
+        )
+        if report.skipped:
+            _console().print("[dim]`lore status` lists the skipped files and why.[/]")
+    return EXIT_OK if not report.cancelled else 130
+
+
+def _index_with_progress(kb: KnowledgeBase, *, show: bool) -> IndexReport:
+    if not show:
+        return kb.index()
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_stderr(), transient=True) as bar:
+        task = bar.add_task("indexing", total=None)
+
+        def update(p: IndexProgress) -> None:
+            bar.update(task, completed=p.done_files, total=p.total_files or None)
+
+        return kb.index(progress=update)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    query = args.query.strip()
+    if not query:
+        raise UsageError("the query is empty")
+    k = args.k if args.k is not None else None
+    if k is not None and k <= 0:
+        raise UsageError("-k must be a positive number")
+    with _open_indexed(args) as kb:
+        results = kb.search(query, k or kb.settings.search.default_k)
+    if args.json:
+        print(
+            json.dumps({"query": query[:1000], "results": [r.to_json() for r in results]}, indent=2)
+        )
+    else:
+        out = _console()
+        for n, r in enumerate(results, start=1):
+            heading = " › ".join(r.chunk.heading_path) or r.chunk.title
+            out.print(
+                f"[bold]{n}.[/] [cyan]{r.chunk.path}:{r.chunk.start_line}-{r.chunk.end_line}[/]"
+                f"  {escape(heading)}  [dim]{r.score:.3f}[/]"
+            )
+            out.print(f"   {escape(r.snippet)}")
+        if not results:
+            print("no results", file=sys.stderr)
+    return EXIT_OK if results else EXIT_NO_RESULT
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    root = _root(args.root)
+    settings = _settings(root)
+    if not (settings.index_dir(root) / "lore.db").exists():
+        if args.json:
+            print(json.dumps({"root": str(root), "indexed": False}))
+        else:
+            print(f"{root} has no index yet: run `lore index {args.root}`", file=sys.stderr)
+        return EXIT_NO_RESULT
+    with _open(root, settings, read_only=True) as kb:
+        status = kb.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    out = _console()
+    out.print(f"[bold]{status['root']}[/]  (index in {status['index_dir']})")
+    out.print(
+        f"{status['documents']} documents, {status['chunks']} chunks, {status['terms']} terms, "
+        f"{status['bytes'] / 1e6:.1f} MB; generation {status['generation']}; "
+        f"embedder {status['embedder']['identity']}/{status['embedder']['dim']}"
+    )
+    last = status["last_index"]
+    if last:
+        out.print(f"last index: {last['indexed']} files in {last['seconds']:.2f} s")
+    if status["skipped"]:
+        out.print(f"[yellow]{len(status['skipped'])} files skipped or decoded with a fallback:[/]")
+        for item in status["skipped"]:
+            out.print(f"  {escape(item['path'])}: {item['reason']}")
+    return EXIT_OK
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:

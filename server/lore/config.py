@@ -96,6 +96,9 @@ class SearchSettings(_Section):
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the full-text ranking in fusion.")
     vector_weight: float = Field(1.0, ge=0, description="Weight of the vector ranking in fusion.")
     default_k: int = Field(10, ge=1, le=1000, description="Results returned when none is asked.")
+    min_similarity: float = Field(
+        0.15, ge=0, le=1, description="Vector candidates less similar than this are left out."
+    )
 
 
 class HoverSettings(_Section):

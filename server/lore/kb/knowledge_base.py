@@ -300,7 +300,9 @@ class KnowledgeBase:
         s = self.settings.search
         candidates = hybrid.Candidates(
             bm25=self.fulltext.search(query, s.bm25_candidates),
-            vector=self._knn(query, s.vector_candidates),
+            vector=[
+                hit for hit in self._knn(query, s.vector_candidates) if hit[1] >= s.min_similarity
+            ],
             exact=self._exact_chunks(query),
         )
         ranked = hybrid.fuse(

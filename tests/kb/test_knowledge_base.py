@@ -47,7 +47,9 @@ def test_reindex_is_incremental(kb: KnowledgeBase, kb_root: Path) -> None:
     assert kb.lookup_terms("FluxCapacitor")[0].path == "new.md"
 
 
-@pytest.mark.parametrize("query", ["RequestQueue", "request_queue", "request-queue", "Request queue"])
+@pytest.mark.parametrize(
+    "query", ["RequestQueue", "request_queue", "request-queue", "Request queue"]
+)
 def test_identifier_forms_find_the_definition_first(kb: KnowledgeBase, query: str) -> None:
     top = kb.search(query, 3)[0]
     assert top.chunk.path == "glossary/terms.md"
@@ -76,7 +78,9 @@ def test_blank_query_gives_nothing(kb: KnowledgeBase) -> None:
 
 def test_vocabulary_lookups(kb: KnowledgeBase) -> None:
     terms = kb.lookup_terms("settlement_window")
-    assert terms[0].kind == "heading" and terms[0].line == 9 and terms[0].anchor == "settlement-window"
+    assert (
+        terms[0].kind == "heading" and terms[0].line == 9 and terms[0].anchor == "settlement-window"
+    )
     assert kb.chunk(terms[0].chunk_id).start_line <= 9 <= kb.chunk(terms[0].chunk_id).end_line
     assert "Settlement window" in [t.text for t in kb.terms_with_prefix("sett")]
     assert "Idempotency key" in [t.text for t in kb.terms_with_prefix("idem")]

@@ -254,7 +254,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from lore.lsp.server import serve
+
+    if args.tcp and not args.tcp.rpartition(":")[2].isdigit():
+        raise UsageError(f"--tcp wants HOST:PORT, not {args.tcp!r}")
+    serve(tcp=args.tcp)
+    return EXIT_OK
 
 
 _COMMANDS = {

@@ -403,6 +403,15 @@ class KnowledgeBase:
             unique.setdefault((term.path, term.text), term)
         return list(unique.values())[:limit]
 
+    def heading_by_anchor(self, path: str, anchor: str) -> TermRecord | None:
+        """The heading of the document at ``path`` whose anchor is ``anchor``."""
+        row = self.catalog.reader.execute(
+            f"SELECT {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+            "WHERE d.path = ? AND t.anchor = ? AND t.kind = 'heading' ORDER BY t.line LIMIT 1",
+            (path, anchor),
+        ).fetchone()
+        return self._term(row) if row else None
+
     def _term(self, row: tuple) -> TermRecord:
         text, normalized, kind, path, title, heading_path, line, anchor, chunk_id = row
         return TermRecord(

@@ -1,0 +1,334 @@
+"""What the editor features ask of the knowledge base, as plain functions.
+
+The language server's handlers translate LSP to and from these; they know nothing of the
+protocol and are tested without a server. A ``Library`` is the knowledge bases of every
+workspace folder, searched together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from lore import _native
+from lore.config import Settings
+from lore.kb.knowledge_base import KnowledgeBase
+from lore.kb.types import ChunkRecord, SearchResult, TermRecord
+
+# An identifier as editors see one: letters, digits, `_`, `-` and inner dots (`lore.reindex`).
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*")
+_MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+# Longest line we look at for a word: beyond this a "line" is data, not code.
+MAX_LINE_CHARS = 10_000
+
+# Words too common in code or prose to deserve a hover of their own.
+_NOISE = frozenset(
+    """self this that the a an and or not none null nil true false return if else elif for while
+    in is of to from import def class function fn let var const new int str string list dict
+    bool void public private static async await try except catch finally with as pass break
+    continue yield lambda end do then use mod pub impl struct enum type interface package""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HoverInfo:
+    """A hover: the Markdown to show, and where it came from."""
+
+    markdown: str
+    path: str
+    abs_path: str
+    line: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    label: str
+    kind: str
+    """``term``, ``heading``, ``title`` or ``link``."""
+    detail: str
+    insert_text: str
+    root: str
+    path: str
+    line: int
+    chunk_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A location in the knowledge base (for definitions and symbols)."""
+
+    name: str
+    kind: str
+    abs_path: str
+    path: str
+    line: int
+    container: str
+
+
+class Library:
+    """The knowledge bases of a workspace, one per folder, searched together."""
+
+    def __init__(self, bases: Sequence[KnowledgeBase] = ()) -> None:
+        self.bases = list(bases)
+
+    @property
+    def generation(self) -> str:
+        """Changes whenever any base commits; cache keys include it."""
+        return ".".join(str(kb.generation) for kb in self.bases) or "0"
+
+    def owner(self, path: Path) -> KnowledgeBase | None:
+        """The base whose root holds ``path``, the deepest if several do."""
+        best: KnowledgeBase | None = None
+        for kb in self.bases:
+            try:
+                path.resolve().relative_to(kb.root)
+            except ValueError:
+                continue
+            if best is None or len(kb.root.parts) > len(best.root.parts):
+                best = kb
+        return best
+
+    def search(self, query: str, k: int) -> list[SearchResult]:
+        results = [r for kb in self.bases for r in kb.search(query, k)]
+        results.sort(key=lambda r: r.score, reverse=True)
+        return results[:k]
+
+    def lookup_terms(self, text: str, limit: int = 10) -> list[TermRecord]:
+        return [t for kb in self.bases for t in kb.lookup_terms(text, limit)][:limit]
+
+    def terms_with_prefix(self, prefix: str, limit: int) -> list[tuple[KnowledgeBase, TermRecord]]:
+        return [(kb, t) for kb in self.bases for t in kb.terms_with_prefix(prefix, limit)][:limit]
+
+    def headings(self, query: str, limit: int) -> list[TermRecord]:
+        return [t for kb in self.bases for t in kb.headings(query, limit)][:limit]
+
+    def chunk(self, root: str, chunk_id: int) -> ChunkRecord | None:
+        for kb in self.bases:
+            if str(kb.root) == root:
+                return kb.chunk(chunk_id)
+        return None
+
+
+# --- words under the cursor --------------------------------------------------------------
+
+
+def word_at(line_text: str, character: int) -> str | None:
+    """The identifier or word at ``character`` (a UTF-16 offset, as LSP counts) of a line."""
+    if len(line_text) > MAX_LINE_CHARS or character < 0:
+        return None
+    index = _utf16_to_index(line_text, character)
+    for match in _IDENT.finditer(line_text):
+        if match.start() <= index <= match.end():
+            # `RequestQueue.pop` under `RequestQueue`: hover the part under the cursor.
+            parts = list(re.finditer(r"[^.]+", match.group()))
+            for part in parts:
+                if match.start() + part.start() <= index <= match.start() + part.end():
+                    whole = match.group()
+                    return whole if len(parts) == 1 or whole.count(".") > 2 else part.group()
+            return match.group()
+    return None
+
+
+def prefix_at(line_text: str, character: int) -> str:
+    """The identifier-ish text typed just before ``character`` (letters, digits, _ - and space
+    after a word, so ``settlement w`` completes "Settlement window")."""
+    index = _utf16_to_index(line_text, character)
+    before = line_text[:index]
+    match = re.search(r"[A-Za-z0-9_\-]+$", before)
+    return match.group() if match else ""
+
+
+def _utf16_to_index(text: str, character: int) -> int:
+    if text.isascii():
+        return min(character, len(text))
+    units = 0
+    for index, ch in enumerate(text):
+        if units >= character:
+            return index
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(text)
+
+
+# --- hover -------------------------------------------------------------------------------
+
+
+def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | None:
+    """The knowledge base's best entry for ``word``, or None when nothing is good enough.
+
+    An exact term or heading match always qualifies. Otherwise the best search result must
+    contain every part of the word in its heading, or score above ``hover.min_score``: no
+    hover is better than a noisy one.
+    """
+    if not settings.hover.enabled:
+        return None
+    parts = _native.split_identifier(word)
+    if not parts or len(word) < 3 or word.lower() in _NOISE:
+        return None
+    terms = library.lookup_terms(word, limit=3)
+    if terms:
+        term = terms[0]
+        kb = next(kb for kb in library.bases if str(kb.root / term.path) == term.abs_path)
+        chunk = kb.chunk(term.chunk_id) if term.chunk_id is not None else None
+        if chunk is not None:
+            return _render(chunk, term.line, 1.0, settings)
+    if len(parts) < 2:
+        # A single plain word only hovers when it is a defined term (above).
+        return None
+    results = library.search(" ".join(parts), 3)
+    if not results:
+        return None
+    top = results[0]
+    heading_words = set(_native.split_identifier(" ".join(top.chunk.heading_path)))
+    coverage = sum(p in heading_words for p in parts) / len(parts)
+    if coverage < settings.hover.min_score:
+        return None
+    return _render(top.chunk, top.chunk.start_line, coverage, settings)
+
+
+def _render(chunk: ChunkRecord, line: int, score: float, settings: Settings) -> HoverInfo:
+    heading = " › ".join(chunk.heading_path) if chunk.heading_path else chunk.title
+    body = _excerpt(chunk.text, settings.hover.max_lines)
+    link = f"[{chunk.path}:{line}]({file_uri(chunk.abs_path)}#L{line})"
+    markdown = f"**{_escape_md(chunk.heading)}** — {_escape_md(heading)}\n\n{body}\n\n{link}"
+    return HoverInfo(markdown, chunk.path, chunk.abs_path, line, chunk.heading, score)
+
+
+def _excerpt(text: str, max_lines: int) -> str:
+    """The section's first lines without its heading lines, code fences kept balanced."""
+    lines = [ln for ln in text.splitlines() if not re.match(r"^#{1,6}\s", ln)]
+    # rst headings: drop text lines followed by an adornment and the adornments themselves.
+    cleaned: list[str] = []
+    for i, ln in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if re.fullmatch(r"([=\-~^\"'`#*+])\1{2,}", ln.strip()):
+            continue
+        if ln.strip() and re.fullmatch(r"([=\-~^\"'`#*+])\1{2,}", nxt.strip()):
+            continue
+        cleaned.append(ln)
+    while cleaned and not cleaned[0].strip():
+        cleaned.pop(0)
+    excerpt = cleaned[:max_lines]
+    if sum(1 for ln in excerpt if ln.lstrip().startswith("```")) % 2:
+        excerpt.append("```")
+    if len(cleaned) > max_lines:
+        excerpt.append("…")
+    return "\n".join(excerpt).strip()
+
+
+def _escape_md(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+
+
+def file_uri(path: str) -> str:
+    return "file://" + quote(path)
+
+
+# --- completion --------------------------------------------------------------------------
+
+
+def complete(
+    library: Library,
+    prefix: str,
+    settings: Settings,
+    *,
+    markdown_doc: Path | None = None,
+) -> list[Completion]:
+    """Terms, headings and page titles that start with ``prefix``; in a Markdown document,
+    also links to the matching sections, relative to that document."""
+    if not settings.completion.enabled or len(prefix) < settings.completion.min_prefix:
+        return []
+    items: list[Completion] = []
+    for kb, term in library.terms_with_prefix(prefix, settings.completion.max_items):
+        where = f"{term.path}:{term.line}"
+        items.append(
+            Completion(
+                label=term.text,
+                kind=term.kind,
+                detail=f"{term.kind} · {where}",
+                insert_text=term.text,
+                root=str(kb.root),
+                path=term.path,
+                line=term.line,
+                chunk_id=term.chunk_id,
+            )
+        )
+        if markdown_doc is not None and term.kind in ("heading", "title"):
+            target = _relative_link(markdown_doc, Path(term.abs_path))
+            anchor = f"#{term.anchor}" if term.anchor and term.kind == "heading" else ""
+            items.append(
+                Completion(
+                    label=f"{term.text} (link)",
+                    kind="link",
+                    detail=f"link to {where}",
+                    insert_text=f"[{term.text}]({target}{anchor})",
+                    root=str(kb.root),
+                    path=term.path,
+                    line=term.line,
+                    chunk_id=term.chunk_id,
+                )
+            )
+    return items
+
+
+def _relative_link(from_doc: Path, to_file: Path) -> str:
+    return Path(os.path.relpath(to_file, from_doc.parent)).as_posix()
+
+
+def completion_documentation(library: Library, root: str, chunk_id: int | None) -> str:
+    """The Markdown shown beside a completion item (filled in by completionItem/resolve)."""
+    if chunk_id is None:
+        return ""
+    chunk = library.chunk(root, chunk_id)
+    if chunk is None:
+        return ""
+    heading = " › ".join(chunk.heading_path) or chunk.title
+    source = f"*{chunk.path}:{chunk.start_line}*"
+    return f"**{_escape_md(heading)}**\n\n{_excerpt(chunk.text, 12)}\n\n{source}"
+
+
+# --- definitions and symbols -------------------------------------------------------------
+
+
+def link_at(line_text: str, character: int) -> str | None:
+    """The target of the Markdown link under the cursor, if there is one."""
+    index = _utf16_to_index(line_text, character)
+    for match in _MD_LINK.finditer(line_text):
+        if match.start() <= index <= match.end():
+            return match.group(1)
+    return None
+
+
+def definition(
+    library: Library, *, word: str | None, link: str | None, doc_path: Path | None
+) -> list[Place]:
+    """Where a term or a Markdown link is defined: its section's heading line."""
+    if link and doc_path is not None and "://" not in link:
+        target, _, anchor = link.partition("#")
+        file = (doc_path.parent / target).resolve() if target else doc_path.resolve()
+        kb = library.owner(file)
+        if kb is not None:
+            rel = file.relative_to(kb.root).as_posix()
+            heading = kb.heading_by_anchor(rel, anchor) if anchor else None
+            if heading is not None:
+                return [_place(heading)]
+            if file.is_file():
+                return [Place(file.name, "file", str(file), rel, 1, "")]
+    if word:
+        return [_place(t) for t in library.lookup_terms(word, limit=5)[:3]]
+    return []
+
+
+def symbols(library: Library, query: str, limit: int = 200) -> list[Place]:
+    """Headings and pages whose text contains ``query``."""
+    return [_place(t) for t in library.headings(query, limit)]
+
+
+def _place(term: TermRecord) -> Place:
+    container = " › ".join(term.heading_path[:-1]) if term.heading_path else term.title
+    return Place(term.text, term.kind, term.abs_path, term.path, term.line, container or term.path)

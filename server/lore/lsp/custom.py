@@ -1,0 +1,97 @@
+"""Lore's own requests and commands: ``lore/search``, ``lore/status``, ``lore.reindex``..."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from lore.kb.lookup import file_uri
+from lore.lsp import lifecycle
+from lore.lsp.server import LoreServer
+
+log = logging.getLogger("lore.lsp")
+
+
+def _param(params: Any, name: str, default: Any = None) -> Any:
+    """A field of a custom request's params, which pygls hands over as an object."""
+    if isinstance(params, dict):
+        return params.get(name, default)
+    return getattr(params, name, default)
+
+
+def status(ls: LoreServer) -> dict[str, Any]:
+    return {
+        "index": {
+            "state": ls.indexing,
+            "bases": [kb.status() for kb in ls.bases()],
+        },
+        "queue": ls.scheduler.stats() if ls.scheduler else {},
+        "cache": ls.cache.stats(),
+        "latency": ls.latencies.summary(),
+        "providers": ls.providers,
+    }
+
+
+def register(server: LoreServer) -> None:
+    @server.feature("lore/search")
+    async def search(ls: LoreServer, params: Any) -> dict[str, Any]:
+        async with ls.measured("lore/search"):
+            query = str(_param(params, "query", "") or "")
+            k = int(_param(params, "k", None) or ls.settings.search.default_k)
+            if not query.strip():
+                return {"results": []}
+            cached = ls.cached("search", f"{k}:{query}")
+            if cached is None:
+                results = await ls.run_job("user", lambda _job: ls.library.search(query, k))
+                cached = {
+                    "results": [dict(r.to_json(), abs_path=r.chunk.abs_path) for r in results]
+                }
+                ls.remember("search", f"{k}:{query}", cached)
+            return cached
+
+    @server.feature("lore/status")
+    async def lore_status(ls: LoreServer, _params: Any) -> dict[str, Any]:
+        return await ls.run_job("user", lambda _job: status(ls))
+
+    @server.command("lore.status")
+    async def status_command(ls: LoreServer, *_args: Any) -> dict[str, Any]:
+        return await ls.run_job("user", lambda _job: status(ls))
+
+    @server.command("lore.reindex")
+    async def reindex_command(ls: LoreServer, *_args: Any) -> dict[str, Any]:
+        ls.spawn(lifecycle.reindex(ls, reason="command"), "reindex")
+        return {"started": True}
+
+    @server.command("lore.openSource")
+    async def open_source(ls: LoreServer, uri: str, line: int = 1) -> None:
+        position = types.Position(line=max(0, int(line) - 1), character=0)
+        await ls.window_show_document_async(
+            types.ShowDocumentParams(
+                uri=uri, take_focus=True, selection=types.Range(position, position)
+            )
+        )
+
+    @server.command("lore.search")
+    async def search_command(ls: LoreServer, query: str = "") -> dict[str, Any]:
+        """Search, then offer the best sources to open (for clients without a search UI)."""
+        results = await ls.run_job("user", lambda _job: ls.library.search(str(query), 5))
+        if not results:
+            ls.show(f"nothing in the knowledge base matches “{query}”.")
+            return {"results": []}
+        titles = [f"{r.chunk.heading} ({r.chunk.path}:{r.chunk.start_line})" for r in results]
+        choice = await ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Info,
+                message=f"Lore: sources for “{query}”",
+                actions=[types.MessageActionItem(title=t) for t in titles],
+            )
+        )
+        if choice is not None and choice.title in titles:
+            hit = results[titles.index(choice.title)]
+            await open_source(ls, file_uri(hit.chunk.abs_path), hit.chunk.start_line)
+        return {"results": [r.to_json() for r in results]}
+
+
+__all__ = ["register", "status"]

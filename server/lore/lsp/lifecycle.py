@@ -1,0 +1,209 @@
+"""Start-up, configuration, indexing in the background, and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from lore._native import ResponseCache
+from lore.config import SettingsError, load_settings
+from lore.kb.knowledge_base import IndexError_, KnowledgeBase
+from lore.kb.types import IndexProgress
+from lore.lsp.scheduler import Scheduler
+from lore.lsp.server import LoreServer
+
+log = logging.getLogger("lore.lsp")
+
+# How often a read-only server looks for the writer's commits.
+FOLLOW_INTERVAL_S = 1.0
+
+
+def register(server: LoreServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: LoreServer, params: types.InitializeParams) -> None:
+        ls.init_options = params.initialization_options or {}
+        if isinstance(ls.init_options, dict) and isinstance(ls.init_options.get("lore"), dict):
+            ls.init_options = ls.init_options["lore"]
+        folders = params.workspace_folders or []
+        uris = [f.uri for f in folders] or ([params.root_uri] if params.root_uri else [])
+        roots = [Path(p) for p in (to_fs_path(u) for u in uris) if p]
+        ls.roots = [r for r in roots if r.is_dir()]
+        _apply_settings(ls, report=False)
+        # Created here, not in `initialized`, so that no request ever finds it missing.
+        ls.scheduler = Scheduler(
+            workers=ls.settings.queue.workers,
+            background_concurrency=ls.settings.queue.background_concurrency,
+        )
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: LoreServer, _params: types.InitializedParams) -> None:
+        await _read_client_settings(ls, report=True)
+        await _register_watchers(ls)
+        await _open_bases(ls)
+        ls.ready.set()
+        ls.spawn(reindex(ls, reason="start-up"), "initial index")
+        if any(kb.read_only for kb in ls.bases()):
+            ls.spawn(_follow_writer(ls), "follow the writer")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: LoreServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        pushed = params.settings.get("lore") if isinstance(params.settings, dict) else None
+        if isinstance(pushed, dict):
+            ls.client_settings = pushed
+        else:
+            await _read_client_settings(ls, report=False)
+        _apply_settings(ls, report=True)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: LoreServer, _params: Any) -> None:
+        for task in list(ls.tasks):
+            task.cancel()
+        if ls.scheduler is not None:
+            ls.scheduler.close()
+        for kb in ls.bases():
+            kb.close()
+
+
+async def _read_client_settings(ls: LoreServer, *, report: bool = False) -> None:
+    caps = ls.client_capabilities.workspace
+    if not (caps and caps.configuration):
+        return
+    try:
+        items = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="lore")])
+        )
+    except Exception:  # noqa: BLE001 - a client that cannot answer keeps its settings
+        log.warning("the client did not answer workspace/configuration", exc_info=True)
+        return
+    if items and isinstance(items[0], dict):
+        ls.client_settings = items[0]
+    if report:
+        _apply_settings(ls, report=True)
+
+
+def _apply_settings(ls: LoreServer, *, report: bool) -> None:
+    """Settings from every source; on an invalid value, say which key and keep the last good."""
+    root = ls.roots[0] if ls.roots else None
+    try:
+        settings = load_settings(root, ls.init_options, ls.client_settings)
+    except SettingsError as exc:
+        log.warning("%s; keeping the previous settings", exc)
+        ls.show(f"{exc}. The previous value is kept.", types.MessageType.Warning)
+        return
+    changed_cache = settings.cache != ls.settings.cache
+    ls.settings = settings
+    if changed_cache:
+        ls.cache = ResponseCache(settings.cache.max_bytes, settings.cache.ttl_s)
+    else:
+        ls.cache.clear()  # cached hovers were rendered under the old settings
+    for kb in ls.bases():
+        kb.settings = settings
+    if report:
+        log.info("settings updated")
+
+
+async def _register_watchers(ls: LoreServer) -> None:
+    caps = ls.client_capabilities.workspace
+    watch = caps.did_change_watched_files if caps else None
+    if not (ls.settings.index.watch and watch and watch.dynamic_registration):
+        return
+    pattern = "**/*.{" + ",".join(ls.settings.index.extensions) + "}"
+    options = types.DidChangeWatchedFilesRegistrationOptions(
+        watchers=[types.FileSystemWatcher(glob_pattern=pattern)]
+    )
+    try:
+        await ls.client_register_capability_async(
+            types.RegistrationParams(
+                registrations=[
+                    types.Registration(
+                        id=str(uuid.uuid4()),
+                        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                        register_options=options,
+                    )
+                ]
+            )
+        )
+    except Exception:  # noqa: BLE001 - without watchers, didSave still re-indexes
+        log.info("the client did not take file watchers; didSave still re-indexes")
+
+
+async def _open_bases(ls: LoreServer) -> None:
+    bases: list[KnowledgeBase] = []
+    for root in ls.roots:
+        try:
+            kb = await asyncio.to_thread(KnowledgeBase.open, root, ls.settings)
+        except (IndexError_, OSError) as exc:
+            ls.show(f"cannot open the index of {root}: {exc}", types.MessageType.Error)
+            continue
+        if kb.repaired:
+            ls.show(f"{kb.repaired} ({root}).", types.MessageType.Warning)
+        bases.append(kb)
+    ls.library.bases = bases
+
+
+async def reindex(ls: LoreServer, *, reason: str) -> None:
+    """Bring every writable knowledge base up to date, reporting ``$/progress``."""
+    writable = [kb for kb in ls.bases() if not kb.read_only]
+    token = str(uuid.uuid4())
+    progress_ok = bool(
+        ls.client_capabilities.window and ls.client_capabilities.window.work_done_progress
+    )
+    loop = asyncio.get_running_loop()
+    if progress_ok:
+        try:
+            await ls.work_done_progress.create_async(token)
+        except Exception:  # noqa: BLE001 - progress is a courtesy
+            progress_ok = False
+    if progress_ok:
+        ls.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(title="Lore: indexing", percentage=0, cancellable=False),
+        )
+    ls.indexing = {"state": "indexing", "reason": reason, "done": 0, "total": None}
+
+    def report(p: IndexProgress) -> None:
+        percentage = int(100 * p.done_files / p.total_files) if p.total_files else 0
+        ls.indexing.update(done=p.done_files, total=p.total_files)
+        if progress_ok and p.phase == "index":
+            loop.call_soon_threadsafe(
+                ls.work_done_progress.report,
+                token,
+                types.WorkDoneProgressReport(message=p.message, percentage=percentage),
+            )
+
+    indexed = 0
+    try:
+        for kb in writable:
+            outcome = await ls.run_job(
+                "background",
+                lambda job, kb=kb: kb.index(progress=report, cancelled=lambda: job.cancelled),
+            )
+            indexed += outcome.indexed
+    except Exception as exc:  # noqa: BLE001 - indexing fails, serving goes on
+        log.exception("indexing failed")
+        ls.show(f"indexing failed: {exc}", types.MessageType.Error)
+        ls.indexing = {"state": "failed", "error": str(exc)}
+    else:
+        following = len(writable) < len(ls.bases())
+        ls.indexing = {"state": "following" if following else "ready", "indexed": indexed}
+    finally:
+        if progress_ok:
+            # A read-only server also ends its progress: the client learns it is ready.
+            done = "index up to date" if writable else "following another server's index"
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=done))
+
+
+async def _follow_writer(ls: LoreServer) -> None:
+    while True:
+        await asyncio.sleep(FOLLOW_INTERVAL_S)
+        for kb in ls.bases():
+            if kb.read_only:
+                await asyncio.to_thread(kb.refresh)

@@ -1,0 +1,184 @@
+"""The Lore language server: its state, and the one ordered list of feature modules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from lore import __version__
+from lore._native import ResponseCache
+from lore.config import Settings, load_settings
+from lore.kb.knowledge_base import KnowledgeBase
+from lore.kb.lookup import Library
+from lore.lsp.scheduler import Scheduler
+from lore.ops.metrics import Latencies
+
+log = logging.getLogger("lore.lsp")
+T = TypeVar("T")
+
+
+class LoreProtocol(LanguageServerProtocol):
+    """pygls's protocol, answering requests whose params cannot be read.
+
+    pygls reports such a message out of band and never answers it, which leaves the client
+    waiting; an ``InvalidParams`` error response lets it move on.
+    """
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(data["id"], None, exc.to_response_error())
+            raise
+
+
+class LoreServer(LanguageServer):
+    """The server's state. Handlers live in the feature modules listed in ``create_server``."""
+
+    def __init__(self) -> None:
+        super().__init__("lore", __version__, protocol_cls=LoreProtocol)
+        self.settings: Settings = load_settings(None)
+        """The settings in force: the last valid combination of every source."""
+        self.init_options: dict[str, Any] = {}
+        """``initializationOptions`` as the client sent them (a settings overlay)."""
+        self.client_settings: dict[str, Any] = {}
+        """The last ``workspace/configuration`` section ``lore`` (a settings overlay)."""
+        self.roots: list[Path] = []
+        """The workspace folders, each the root of one knowledge base."""
+        self.library = Library()
+        """The open knowledge bases, searched together."""
+        self.scheduler: Scheduler | None = None
+        """The Rust request queue and its workers; created once the settings are known."""
+        self.cache = ResponseCache(self.settings.cache.max_bytes, self.settings.cache.ttl_s)
+        """Rendered hovers and search results, keyed with the index generation."""
+        self.latencies = Latencies()
+        """Per-method latency samples for ``lore/status``."""
+        self.indexing: dict[str, Any] = {"state": "starting"}
+        """What indexing is doing now, for ``lore/status`` and the editors' status bars."""
+        self.tasks: set[asyncio.Task] = set()
+        """Background tasks kept alive (and their failures logged) until they end."""
+        self.pending_changes: set[Path] = set()
+        """Files changed on disk and not yet re-indexed (debounced)."""
+        self.reindex_handle: asyncio.TimerHandle | None = None
+        """The debounce timer of the next re-index."""
+        self.providers: dict[str, Any] = {}
+        """Answer providers' status (filled in by the answer features)."""
+        self.ready = asyncio.Event()
+        """Set once the knowledge bases are open (requests before that see an empty library)."""
+
+    # --- helpers for the feature modules -------------------------------------------------
+
+    async def run_job(
+        self,
+        priority: str,
+        work: Callable[[Any], T],
+        *,
+        key: str | None = None,
+    ) -> T:
+        """Run blocking ``work(job)`` through the priority queue."""
+        if self.scheduler is None:
+            raise RuntimeError("the server is not initialised yet")
+        deadline_ms = {
+            "interactive": self.settings.queue.interactive_deadline_ms,
+            "user": self.settings.queue.user_deadline_ms,
+        }.get(priority)
+        return await self.scheduler.run(
+            priority, work, key=key, deadline_s=deadline_ms / 1000 if deadline_ms else None
+        )
+
+    def cached(self, kind: str, key: str) -> Any | None:
+        raw = self.cache.get(f"{kind}:{self.library.generation}:{key}")
+        return None if raw is None else json.loads(raw)
+
+    def remember(self, kind: str, key: str, value: Any) -> None:
+        self.cache.put(f"{kind}:{self.library.generation}:{key}", json.dumps(value).encode())
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
+        """Run ``coro`` in the background, keeping a reference and logging its failure."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed", name, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"Lore: {message}"))
+
+    @asynccontextmanager
+    async def measured(self, method: str):
+        started = time.perf_counter()
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self.latencies.record(method, time.perf_counter() - started, error=failed)
+
+    def bases(self) -> list[KnowledgeBase]:
+        return self.library.bases
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # Errors are logged (with tracebacks) where they happen; a malformed message from the
+        # client is no reason for a pop-up in the user's editor.
+        log.warning("server error (%s): %s", getattr(source, "__name__", source), error)
+
+
+def create_server() -> LoreServer:
+    """A server with every feature registered, in order."""
+    from lore.lsp import (
+        code_actions,
+        completion,
+        custom,
+        definition,
+        hover,
+        lifecycle,
+        symbols,
+        sync,
+    )
+
+    features = [lifecycle, sync, hover, completion, definition, symbols, code_actions, custom]
+    try:
+        from lore.lsp import ask
+
+        features.append(ask)
+    except ImportError:  # the answer features are optional only while being installed
+        pass
+    server = LoreServer()
+    for feature in features:
+        feature.register(server)
+    return server
+
+
+def serve(tcp: str | None = None) -> None:
+    """Run the server over stdio, or on ``HOST:PORT``."""
+    # stderr only: stdout carries the protocol. pygls logs every message at INFO: too loud.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    server = create_server()
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()

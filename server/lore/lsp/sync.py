@@ -1,0 +1,52 @@
+"""Keeping the index current: didSave and watched-file changes, debounced into one re-index."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+
+from lore.lsp import lifecycle
+from lore.lsp.documents import fs_path
+from lore.lsp.server import LoreServer
+
+
+def _is_kb_file(ls: LoreServer, path: Path) -> bool:
+    return path.suffix.lower().lstrip(".") in ls.settings.index.extensions and (
+        ls.library.owner(path) is not None
+    )
+
+
+def schedule_reindex(ls: LoreServer, paths: list[Path]) -> None:
+    """Collect changed paths and re-index once the burst has been quiet for ``debounce_ms``."""
+    wanted = [p for p in paths if _is_kb_file(ls, p)]
+    if not wanted:
+        return
+    ls.pending_changes.update(wanted)
+    if ls.reindex_handle is not None:
+        ls.reindex_handle.cancel()
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        ls.reindex_handle = None
+        changed = len(ls.pending_changes)
+        ls.pending_changes.clear()
+        ls.spawn(lifecycle.reindex(ls, reason=f"{changed} changed files"), "reindex")
+
+    ls.reindex_handle = loop.call_later(ls.settings.index.debounce_ms / 1000, fire)
+
+
+def register(server: LoreServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    async def did_save(ls: LoreServer, params: types.DidSaveTextDocumentParams) -> None:
+        path = fs_path(params.text_document.uri)
+        if path is not None:
+            schedule_reindex(ls, [path])
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def did_change_watched_files(
+        ls: LoreServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        paths = [p for p in (fs_path(change.uri) for change in params.changes) if p is not None]
+        schedule_reindex(ls, paths)

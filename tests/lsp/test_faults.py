@@ -1,0 +1,149 @@
+"""The server keeps serving through bad input, and starts on a damaged index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import make_test_lsp_client
+
+from .conftest import SERVER, progress_ends, start, wait_for
+
+
+class RawServer:
+    """`lore serve` spoken to byte by byte, for what a well-behaved client never sends."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            SERVER,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=cwd,
+        )
+
+    def send_bytes(self, body: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def send(self, message: dict) -> None:
+        self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode())
+
+    def receive(self) -> dict:
+        assert self.proc.stdout is not None
+        length = 0
+        while (line := self.proc.stdout.readline().strip()) != b"":
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return json.loads(self.proc.stdout.read(length))
+
+    def response(self, msg_id: int) -> dict:
+        while True:
+            message = self.receive()
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+
+
+def test_malformed_messages_and_requests_before_initialize(tmp_path: Path) -> None:
+    server = RawServer(tmp_path)
+    try:
+        hover = {"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}}
+        server.send({"id": 1, "method": "textDocument/hover", "params": hover})
+        early = server.response(1)
+        assert early.get("result") is None
+        server.send({"id": 10, "method": "textDocument/hover", "params": {"nonsense": True}})
+        assert server.response(10)["error"]["code"] == -32602  # invalid params
+
+        server.send_bytes(b"{this is not json")
+        server.send_bytes(b'{"jsonrpc": "2.0", "id": 2, "method": 42}')
+        server.send(
+            {
+                "id": 3,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
+            }
+        )
+        assert "capabilities" in server.response(3)["result"]
+        server.send({"method": "initialized", "params": {}})
+        server.send({"id": 4, "method": "lore/status", "params": {}})
+        assert "index" in server.response(4)["result"]
+
+        server.send({"id": 5, "method": "shutdown"})
+        assert server.response(5)["result"] is None
+        server.send({"method": "exit"})
+        # shutdown then exit: the process ends at once, cleanly.
+        assert server.proc.wait(timeout=5) == 0
+    finally:
+        server.proc.kill()
+
+
+@pytest.mark.asyncio
+async def test_a_corrupt_index_is_reported_rebuilt_and_served(kb_root: Path) -> None:
+    from lore.config import load_settings
+    from lore.kb.knowledge_base import KnowledgeBase
+
+    with KnowledgeBase.open(kb_root, load_settings(kb_root)) as kb:
+        kb.index()
+    (kb_root / ".lore" / "lore.db").write_bytes(b"\x00garbage" * 4096)
+
+    client = make_test_lsp_client()
+    await client.start_io(*SERVER, cwd=str(kb_root))
+    try:
+        await start(client, kb_root, "neovim")
+        assert any("rebuilt" in m.message for m in client.messages)
+        found = await client.protocol.send_request_async("lore/search", {"query": "ledgerctl"})
+        assert found.results[0].path == "runbooks/ledger-outage.md"
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_second_server_follows_the_first(kb_root: Path) -> None:
+    writer, follower = make_test_lsp_client(), make_test_lsp_client()
+    await writer.start_io(*SERVER)
+    await follower.start_io(*SERVER)
+    try:
+        await start(writer, kb_root, "visual_studio_code")
+        await follower.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("neovim"),
+                root_uri=kb_root.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=kb_root.as_uri(), name="kb")],
+            )
+        )
+        await wait_for(follower, "$/progress", lambda: progress_ends(follower) >= 1)
+        status = await follower.protocol.send_request_async("lore/status", {})
+        assert status.index.bases[0].read_only is True
+
+        page = kb_root / "glossary" / "walrus.md"
+        page.write_text("# Walrus protocol\n\nThe **walrus protocol** retries tusks.\n")
+        ends = progress_ends(writer)
+        writer.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=page.as_uri(), type=types.FileChangeType.Created)]
+            )
+        )
+        await wait_for(writer, "$/progress", lambda: progress_ends(writer) > ends)
+
+        async def follower_sees() -> bool:
+            found = await follower.protocol.send_request_async(
+                "lore/search", {"query": "walrus protocol tusks", "k": 1}
+            )
+            return bool(found.results) and found.results[0].path == "glossary/walrus.md"
+
+        # The follower polls the writer's commits about once a second; ask until it sees it.
+        for _ in range(100):
+            if await follower_sees():
+                break
+            await follower.protocol.send_request_async("lore/status", {})
+        assert await follower_sees()
+    finally:
+        for client in (follower, writer):
+            await client.shutdown_session()
+            await client.stop()

@@ -21,7 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lore.config import Settings, SettingsError, load_settings
 from lore.kb.knowledge_base import IndexError_, KnowledgeBase
+from lore.kb.lookup import Library
 from lore.kb.types import IndexProgress, IndexReport
+from lore.llm.registry import Providers
+from lore.raise_ import Pipeline
 
 EXIT_OK = 0
 EXIT_NO_RESULT = 1
@@ -250,7 +253,38 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    question = " ".join(args.question.split())
+    if not question:
+        raise UsageError("the question is empty")
+    with _open_indexed(args) as kb:
+        providers = Providers(kb.index_dir)
+        providers.configure(kb.settings.llm)
+        try:
+            answer = Pipeline(providers).answer(Library([kb]), question, kb.settings)
+        finally:
+            providers.close()
+    if args.json:
+        print(json.dumps(answer.to_json(trace=args.trace), indent=2, ensure_ascii=False))
+        return EXIT_NO_RESULT if answer.declined else EXIT_OK
+    out = _console()
+    if args.trace:
+        for step in answer.trace or []:
+            details = ", ".join(f"{k}={v}" for k, v in step.items() if k not in ("stage", "ms"))
+            out.print(f"[dim]{step['stage']:>10} {step['ms']:7.1f} ms  {escape(details)}[/]")
+        out.print()
+    out.print(escape(answer.answer))
+    out.print()
+    for c in answer.citations():
+        out.print(
+            f"[bold][{c['n']}][/] [cyan]{c['path']}:{c['start_line']}-{c['end_line']}[/]  "
+            f"{escape(c['heading'])}"
+        )
+    label = "declined" if answer.declined else "confidence"
+    note = (
+        f"  [yellow]degraded: {escape(answer.degraded_reason or '')}[/]" if answer.degraded else ""
+    )
+    out.print(f"[dim]{label} {answer.confidence:.2f} · {answer.provider}[/]{note}")
+    return EXIT_NO_RESULT if answer.declined else EXIT_OK
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

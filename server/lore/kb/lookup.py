@@ -94,6 +94,13 @@ class Library:
                 best = kb
         return best
 
+    def owner_of(self, abs_path: str) -> KnowledgeBase | None:
+        """The base that holds the file at ``abs_path``."""
+        for kb in self.bases:
+            if abs_path.startswith(str(kb.root) + os.sep):
+                return kb
+        return self.owner(Path(abs_path))
+
     def search(self, query: str, k: int) -> list[SearchResult]:
         results = [r for kb in self.bases for r in kb.search(query, k)]
         results.sort(key=lambda r: r.score, reverse=True)
@@ -173,8 +180,8 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
     terms = library.lookup_terms(word, limit=3)
     if terms:
         term = terms[0]
-        kb = next(kb for kb in library.bases if str(kb.root / term.path) == term.abs_path)
-        chunk = kb.chunk(term.chunk_id) if term.chunk_id is not None else None
+        kb = library.owner_of(term.abs_path)
+        chunk = kb.chunk(term.chunk_id) if kb and term.chunk_id is not None else None
         if chunk is not None:
             return _render(chunk, term.line, 1.0, settings)
     if len(parts) < 2:

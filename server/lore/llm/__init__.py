@@ -1,1 +1,1 @@
-"""llm"""
+"""Answer providers: extractive (the default, no model) and OpenAI-compatible HTTP."""

@@ -1,0 +1,72 @@
+"""Act: run the planned searches and the tools (exact term lookup, neighbouring sections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lore.kb.lookup import Library
+from lore.kb.types import ChunkRecord
+
+
+@dataclass(slots=True)
+class Hit:
+    chunk: ChunkRecord
+    score: float
+    """Fused over the queries that found it (reciprocal rank, as in hybrid search)."""
+    origins: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Evidence:
+    hits: dict[tuple[str, int], Hit] = field(default_factory=dict)
+
+    def add(self, chunk: ChunkRecord, score: float, origin: str) -> None:
+        key = (chunk.abs_path, chunk.chunk_id)
+        hit = self.hits.get(key)
+        if hit is None:
+            self.hits[key] = Hit(chunk, score, {origin})
+        else:
+            hit.score += score
+            hit.origins.add(origin)
+
+    def ranked(self) -> list[Hit]:
+        return sorted(self.hits.values(), key=lambda h: h.score, reverse=True)
+
+
+def search(library: Library, evidence: Evidence, queries: list[str], k: int) -> None:
+    """Hybrid search for each query; ranks fused across queries."""
+    for query in queries:
+        for rank, result in enumerate(library.search(query, k), start=1):
+            evidence.add(
+                result.chunk, 1.0 / (10 + rank) + result.scores.get("exact", 0.0) * 0.05, "search"
+            )
+
+
+def lookup_terms(library: Library, evidence: Evidence, phrases: list[str]) -> int:
+    """Tool: the defining section of each phrase that is a known term. Found count."""
+    found = 0
+    for phrase in phrases:
+        for term in library.lookup_terms(phrase, limit=2):
+            kb = library.owner_of(term.abs_path)
+            chunk = kb.chunk(term.chunk_id) if kb and term.chunk_id is not None else None
+            if chunk is not None:
+                evidence.add(chunk, 0.2, "term")
+                found += 1
+    return found
+
+
+def read_neighbours(library: Library, evidence: Evidence, top: int = 2) -> int:
+    """Tool: the sections next to the best hits, which often finish their thought."""
+    added = 0
+    for hit in evidence.ranked()[:top]:
+        kb = library.owner_of(hit.chunk.abs_path)
+        if kb is None:
+            continue
+        for chunk in kb.neighbours(hit.chunk.chunk_id, before=0, after=1):
+            if (
+                chunk.chunk_id != hit.chunk.chunk_id
+                and chunk.heading_path == hit.chunk.heading_path
+            ):
+                evidence.add(chunk, hit.score * 0.3, "neighbour")
+                added += 1
+    return added

@@ -1,0 +1,242 @@
+"""The RAISE pipeline: Reason → Act → Iterate → Synthesize → Evaluate, with a trace.
+
+Retrieval always runs (it is cheap); the answer cache then saves the synthesis, keyed by
+the normalised question, the retrieved chunks' hashes, the provider, the model and the prompt
+version. A re-indexed source changes its hash, so a stale answer is never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lore._native import ResponseCache
+from lore.config import Settings
+from lore.kb.lookup import Library
+from lore.llm import extractive as extractive_provider
+from lore.llm.base import Cancelled, ProviderError
+from lore.llm.registry import Providers
+from lore.raise_ import act, iterate, reason
+from lore.raise_.evaluate import DECLINE, Evaluation, evaluate
+from lore.raise_.synthesize import PROMPT_VERSION, Source, build_messages
+from lore.raise_.trace import Trace
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class Answer:
+    question: str
+    answer: str
+    sources: list[Source]
+    confidence: float
+    evaluation: Evaluation
+    provider: str
+    degraded: bool = False
+    degraded_reason: str | None = None
+    cached: bool = False
+    trace: list[dict[str, Any]] | None = None
+    cited: list[int] = field(default_factory=list)
+
+    @property
+    def declined(self) -> bool:
+        return self.evaluation.declined
+
+    def citations(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "n": s.number,
+                "path": s.chunk.path,
+                "abs_path": s.chunk.abs_path,
+                "title": s.chunk.title,
+                "heading": " › ".join(s.chunk.heading_path) or s.chunk.title,
+                "start_line": s.chunk.start_line,
+                "end_line": s.chunk.end_line,
+                "score": round(s.score, 4),
+            }
+            for s in self.sources
+            if not self.cited or s.number in self.cited
+        ]
+
+    def to_json(self, *, trace: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "answer": self.answer,
+            "citations": self.citations(),
+            "confidence": self.confidence,
+            "evaluation": self.evaluation.to_json(),
+            "provider": self.provider,
+            "degraded": self.degraded,
+        }
+        if self.degraded_reason:
+            data["degraded_reason"] = self.degraded_reason
+        if trace and self.trace is not None:
+            data["trace"] = self.trace
+        return data
+
+
+class Pipeline:
+    """Answers questions from a library of knowledge bases."""
+
+    def __init__(self, providers: Providers | None = None, cache: ResponseCache | None = None):
+        self.providers = providers or Providers()
+        self.cache = cache or ResponseCache(16 * 1024 * 1024, 3600.0)
+
+    def answer(
+        self,
+        library: Library,
+        question: str,
+        settings: Settings,
+        *,
+        cancelled: Callable[[], bool] | None = None,
+        on_progress: Progress | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        stop = cancelled or (lambda: False)
+        notify = on_progress or (lambda _m: None)
+        trace = Trace()
+        config = settings.raise_
+
+        def check() -> None:
+            if stop():
+                raise Cancelled()
+
+        # Reason
+        notify("reasoning")
+        analysis = reason.analyse(question)
+        trace.record("reason", **analysis.to_json())
+        check()
+
+        # Act
+        notify("searching")
+        evidence = act.Evidence()
+        act.search(library, evidence, analysis.queries, k=config.max_sources * 2)
+        terms_found = act.lookup_terms(library, evidence, analysis.phrases)
+        neighbours = act.read_neighbours(library, evidence)
+        hits = evidence.ranked()
+        trace.record(
+            "act",
+            queries=analysis.queries,
+            hits=len(hits),
+            term_lookups=terms_found,
+            neighbours=neighbours,
+            top=[f"{h.chunk.path}:{h.chunk.start_line}" for h in hits[:5]],
+        )
+        check()
+
+        # Iterate
+        confidence, parts = iterate.confidence(analysis.key_terms, hits)
+        rounds = 0
+        while confidence < config.confidence_threshold and rounds < config.max_rounds:
+            query = iterate.feedback_query(analysis.key_terms, hits)
+            if query is None or query in analysis.queries:
+                break
+            rounds += 1
+            analysis.queries.append(query)
+            act.search(library, evidence, [query], k=config.max_sources * 2)
+            hits = evidence.ranked()
+            confidence, parts = iterate.confidence(analysis.key_terms, hits)
+            trace.record("iterate", round=rounds, query=query, confidence=confidence, **parts)
+            check()
+        trace.record("iterate", rounds=rounds, confidence=confidence, **parts)
+
+        sources = [
+            Source(n, hit.chunk, hit.score)
+            for n, hit in enumerate(hits[: config.max_sources], start=1)
+        ]
+
+        # Synthesize (through the cache)
+        llm = self.providers.llm if settings.llm.provider == "openai" else None
+        provider = llm.name if llm is not None else extractive_provider.NAME
+        key = _cache_key(question, sources, provider)
+        cached = self.cache.get(key)
+        if cached is not None:
+            data = json.loads(cached)
+            trace.record("synthesize", provider=data["provider"], cached=True)
+            evaluation = Evaluation(**data["evaluation"])
+            trace.record("evaluate", **evaluation.to_json())
+            return Answer(
+                question,
+                data["answer"],
+                sources,
+                confidence,
+                evaluation,
+                data["provider"],
+                data["degraded"],
+                data.get("degraded_reason"),
+                cached=True,
+                trace=trace.to_json(),
+                cited=data["cited"],
+            )
+
+        notify("writing the answer")
+        degraded_reason = None
+        text = ""
+        if llm is not None and sources:
+            try:
+                completion = llm.complete(
+                    build_messages(question, sources), cancelled=stop, on_token=on_token
+                )
+                text = completion.text.strip()
+                provider = f"openai:{completion.model}"
+            except ProviderError as exc:
+                degraded_reason = f"every LLM endpoint failed ({exc}); answered extractively"
+                provider = extractive_provider.NAME
+        if not text and sources and (llm is None or degraded_reason):
+            text = extractive_provider.answer(analysis.key_terms, sources, config.max_sentences)
+        trace.record(
+            "synthesize", provider=provider, degraded=bool(degraded_reason), chars=len(text)
+        )
+        check()
+
+        # Evaluate
+        notify("checking the answer")
+        evaluation = evaluate(
+            text, sources, analysis.key_terms, confidence, config.confidence_threshold
+        )
+        trace.record("evaluate", **evaluation.to_json())
+        cited = sorted({n for n in _citation_numbers(text)} & {s.number for s in sources})
+        if evaluation.declined:
+            best = ", ".join(f"[{s.number}]" for s in sources[:3])
+            text = f"{DECLINE} ({evaluation.reason})." + (
+                f" The closest sources are {best}." if sources else ""
+            )
+            cited = [s.number for s in sources[:3]]
+        result = Answer(
+            question,
+            text,
+            sources,
+            confidence,
+            evaluation,
+            provider,
+            degraded=degraded_reason is not None,
+            degraded_reason=degraded_reason,
+            trace=trace.to_json(),
+            cited=cited,
+        )
+        if degraded_reason is None:
+            payload = {
+                "answer": text,
+                "provider": provider,
+                "degraded": False,
+                "evaluation": evaluation.to_json(),
+                "cited": cited,
+            }
+            self.cache.put(key, json.dumps(payload).encode())
+        return result
+
+
+def _citation_numbers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+
+
+def _cache_key(question: str, sources: list[Source], provider: str) -> str:
+    normalised = " ".join(question.lower().split())
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (normalised, provider, PROMPT_VERSION, *(s.chunk.content_hash for s in sources)):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return f"answer:{digest.hexdigest()}"

@@ -30,7 +30,10 @@ def status(ls: LoreServer) -> dict[str, Any]:
         "queue": ls.scheduler.stats() if ls.scheduler else {},
         "cache": ls.cache.stats(),
         "latency": ls.latencies.summary(),
-        "providers": ls.providers,
+        "providers": {
+            **ls.pipeline.providers.status(),
+            "answer_cache": ls.pipeline.cache.stats(),
+        },
     }
 
 

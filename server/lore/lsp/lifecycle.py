@@ -68,6 +68,7 @@ def register(server: LoreServer) -> None:
             task.cancel()
         if ls.scheduler is not None:
             ls.scheduler.close()
+        ls.pipeline.providers.close()
         for kb in ls.bases():
             kb.close()
 

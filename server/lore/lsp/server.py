@@ -21,8 +21,10 @@ from lore._native import ResponseCache
 from lore.config import Settings, load_settings
 from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
+from lore.llm.registry import Providers
 from lore.lsp.scheduler import Scheduler
 from lore.ops.metrics import Latencies
+from lore.raise_ import Pipeline
 
 log = logging.getLogger("lore.lsp")
 T = TypeVar("T")
@@ -73,8 +75,8 @@ class LoreServer(LanguageServer):
         """Files changed on disk and not yet re-indexed (debounced)."""
         self.reindex_handle: asyncio.TimerHandle | None = None
         """The debounce timer of the next re-index."""
-        self.providers: dict[str, Any] = {}
-        """Answer providers' status (filled in by the answer features)."""
+        self.pipeline = Pipeline(Providers())
+        """The RAISE pipeline, its answer providers and its answer cache."""
         self.ready = asyncio.Event()
         """Set once the knowledge bases are open (requests before that see an empty library)."""
 
@@ -146,6 +148,7 @@ class LoreServer(LanguageServer):
 def create_server() -> LoreServer:
     """A server with every feature registered, in order."""
     from lore.lsp import (
+        ask,
         code_actions,
         completion,
         custom,
@@ -156,13 +159,7 @@ def create_server() -> LoreServer:
         sync,
     )
 
-    features = [lifecycle, sync, hover, completion, definition, symbols, code_actions, custom]
-    try:
-        from lore.lsp import ask
-
-        features.append(ask)
-    except ImportError:  # the answer features are optional only while being installed
-        pass
+    features = [lifecycle, sync, hover, completion, definition, symbols, code_actions, ask, custom]
     server = LoreServer()
     for feature in features:
         feature.register(server)

@@ -10,7 +10,9 @@ from lore.raise_.text import STOPWORDS, content_words
 INTENTS: dict[str, tuple[str, ...]] = {
     "troubleshooting": (
         "error",
-        "fail",
+        "errors",
+        "failed",
+        "failure",
         "failing",
         "fails",
         "broken",
@@ -55,7 +57,10 @@ INTENTS: dict[str, tuple[str, ...]] = {
 }
 
 _QUOTED = re.compile(r"[\"“”'`]([^\"“”'`]{2,80})[\"“”'`]")
-_CODEISH = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:[._-][A-Za-z0-9_]+)+\b|\b[a-z]+[A-Z]\w*\b")
+# dotted.names, snake_case, kebab-case, camelCase and PascalCase with an inner capital.
+_CODEISH = re.compile(
+    r"\b[A-Za-z_][A-Za-z0-9_]*(?:[._-][A-Za-z0-9_]+)+\b|\b[A-Za-z][a-z0-9]+[A-Z]\w*\b"
+)
 
 
 @dataclass(slots=True)
@@ -79,10 +84,14 @@ class Analysis:
         }
 
 
+def _has_cue(text: str, cue: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(cue.strip())}(?!\w)", text) is not None
+
+
 def intent_of(question: str) -> str:
-    lowered = f" {question.lower()} "
+    lowered = question.lower()
     for intent in ("troubleshooting", "why", "how-to", "definition"):
-        if any(cue in lowered for cue in INTENTS[intent]):
+        if any(_has_cue(lowered, cue) for cue in INTENTS[intent]):
             return intent
     words = content_words(question)
     return "definition" if 0 < len(words) <= 3 else "other"

@@ -1,0 +1,190 @@
+import * as vscode from "vscode";
+import {
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { resolveServerCommand } from "./command";
+import { AskResult, renderAnswer } from "./render";
+import { toServerSettings } from "./settings";
+
+let client: LanguageClient | undefined;
+let log: vscode.LogOutputChannel;
+let statusItem: vscode.StatusBarItem;
+let statusTimer: NodeJS.Timeout | undefined;
+
+interface SearchHit {
+  path: string;
+  abs_path: string;
+  heading_path: string[];
+  title: string;
+  start_line: number;
+  snippet: string;
+}
+
+async function pickedPython(): Promise<string | undefined> {
+  const python = vscode.extensions.getExtension("ms-python.python");
+  if (!python) {
+    return undefined;
+  }
+  try {
+    const api = python.isActive ? python.exports : await python.activate();
+    const environments = api?.environments;
+    const active = environments?.getActiveEnvironmentPath?.();
+    if (!active) {
+      return undefined;
+    }
+    const resolved = await environments.resolveEnvironment?.(active);
+    return resolved?.executable?.uri?.fsPath ?? active.path;
+  } catch (error) {
+    log.warn(`could not ask the Python extension for its interpreter: ${error}`);
+    return undefined;
+  }
+}
+
+async function startClient(context: vscode.ExtensionContext): Promise<void> {
+  const config = vscode.workspace.getConfiguration("lore");
+  const server = resolveServerCommand({
+    configured: config.get<string>("server.command", ""),
+    extraArgs: config.get<string[]>("server.args", []),
+    pythonPath: await pickedPython(),
+  });
+  log.info(`starting ${server.command} ${server.args.join(" ")}`);
+  const serverOptions: ServerOptions = {
+    run: { command: server.command, args: server.args, transport: TransportKind.stdio },
+    debug: { command: server.command, args: server.args, transport: TransportKind.stdio },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+    outputChannel: log,
+    initializationOptions: toServerSettings(config as unknown as Record<string, unknown>),
+    synchronize: { configurationSection: "lore" },
+    middleware: {
+      workspace: {
+        // The server asks for section `lore`; answer in its own (snake_case) shape.
+        configuration: async (params, token, next) => {
+          const result = await next(params, token);
+          if (!Array.isArray(result)) {
+            return result;
+          }
+          return result.map((section, i) =>
+            params.items[i]?.section === "lore" ? toServerSettings(section as Record<string, unknown>) : section,
+          );
+        },
+      },
+    },
+  };
+  client = new LanguageClient("lore", "Lore", serverOptions, clientOptions);
+  await client.start();
+  context.subscriptions.push({ dispose: () => void client?.stop() });
+  refreshStatus();
+}
+
+async function refreshStatus(): Promise<void> {
+  if (!client) {
+    statusItem.text = "$(book) Lore: stopped";
+    return;
+  }
+  try {
+    const status = await client.sendRequest<{ index: { state: { state: string; done?: number; total?: number }; bases: { documents: number }[] } }>("lore/status", {});
+    const state = status.index.state;
+    const documents = status.index.bases.reduce((sum, b) => sum + b.documents, 0);
+    statusItem.text =
+      state.state === "indexing"
+        ? `$(sync~spin) Lore: indexing ${state.done ?? 0}/${state.total ?? "?"}`
+        : `$(book) Lore: ${documents} docs`;
+    statusItem.tooltip = `Lore index: ${state.state}. Click for status.`;
+  } catch (error) {
+    statusItem.text = "$(warning) Lore";
+    statusItem.tooltip = `${error}`;
+  }
+}
+
+async function ask(): Promise<void> {
+  if (!client) {
+    return;
+  }
+  const editor = vscode.window.activeTextEditor;
+  const selected = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : "";
+  const question = await vscode.window.showInputBox({ prompt: "Ask Lore", value: selected.trim() });
+  if (!question) {
+    return;
+  }
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: "Lore is answering…", cancellable: true },
+    (_progress, token) => client!.sendRequest<AskResult>("lore/ask", { question }, token),
+  );
+  const document = await vscode.workspace.openTextDocument({ content: renderAnswer(question, result), language: "markdown" });
+  await vscode.commands.executeCommand("markdown.showPreview", document.uri);
+}
+
+async function search(): Promise<void> {
+  if (!client) {
+    return;
+  }
+  const query = await vscode.window.showInputBox({ prompt: "Search the knowledge base" });
+  if (!query) {
+    return;
+  }
+  const found = await client.sendRequest<{ results: SearchHit[] }>("lore/search", { query, k: 20 });
+  const pick = await vscode.window.showQuickPick(
+    found.results.map((hit) => ({
+      label: hit.heading_path.at(-1) ?? hit.title,
+      description: `${hit.path}:${hit.start_line}`,
+      detail: hit.snippet,
+      hit,
+    })),
+    { matchOnDescription: true, matchOnDetail: true, placeHolder: `${found.results.length} results` },
+  );
+  if (pick) {
+    await openAt(pick.hit.abs_path, pick.hit.start_line);
+  }
+}
+
+async function openAt(path: string, line: number): Promise<void> {
+  const position = new vscode.Position(Math.max(0, line - 1), 0);
+  await vscode.window.showTextDocument(vscode.Uri.file(path), { selection: new vscode.Range(position, position) });
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  log = vscode.window.createOutputChannel("Lore", { log: true });
+  statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
+  statusItem.command = "lore.showStatus";
+  statusItem.text = "$(book) Lore";
+  statusItem.show();
+  context.subscriptions.push(log, statusItem);
+  context.subscriptions.push(
+    vscode.commands.registerCommand("lore.ask", ask),
+    vscode.commands.registerCommand("lore.searchKnowledgeBase", search),
+    vscode.commands.registerCommand("lore.openCitation", openAt),
+    vscode.commands.registerCommand("lore.reindexKnowledgeBase", async () => {
+      await client?.sendRequest("workspace/executeCommand", { command: "lore.reindex", arguments: [] });
+      refreshStatus();
+    }),
+    vscode.commands.registerCommand("lore.showStatus", async () => {
+      const status = await client?.sendRequest("lore/status", {});
+      log.info(JSON.stringify(status, null, 2));
+      log.show(true);
+    }),
+    vscode.commands.registerCommand("lore.restartServer", async () => {
+      await client?.restart();
+      refreshStatus();
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (event.affectsConfiguration("lore.server")) {
+        log.info("server settings changed: restarting");
+        await client?.stop();
+        await startClient(context);
+      }
+    }),
+  );
+  statusTimer = setInterval(refreshStatus, 5000);
+  context.subscriptions.push({ dispose: () => statusTimer && clearInterval(statusTimer) });
+  await startClient(context);
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

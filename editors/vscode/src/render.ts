@@ -1,0 +1,50 @@
+/** Answers from `lore/ask`, rendered as Markdown whose citations open the file at the line. */
+
+export interface Citation {
+  n?: number;
+  path: string;
+  abs_path?: string;
+  title: string;
+  heading: string;
+  start_line: number;
+  end_line: number;
+  score: number;
+}
+
+export interface AskResult {
+  answer: string;
+  citations: Citation[];
+  confidence: number;
+  evaluation: Record<string, unknown>;
+  provider: string;
+  degraded: boolean;
+  degraded_reason?: string;
+}
+
+/** A `command:` link that runs `lore.openCitation` with the file and line. */
+export function citationLink(citation: Citation): string {
+  const args = encodeURIComponent(JSON.stringify([citation.abs_path ?? citation.path, citation.start_line]));
+  return `command:lore.openCitation?${args}`;
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/([\\`*_[\]<>])/g, "\\$1");
+}
+
+export function renderAnswer(question: string, result: AskResult): string {
+  const lines = [`### ${escapeMarkdown(question)}`, "", result.answer, ""];
+  if (result.citations.length > 0) {
+    lines.push("**Sources**", "");
+    result.citations.forEach((c, index) => {
+      const n = c.n ?? index + 1;
+      const where = `${c.path}:${c.start_line}-${c.end_line}`;
+      lines.push(`${n}. [${escapeMarkdown(where)}](${citationLink(c)}) — ${escapeMarkdown(c.heading)}`);
+    });
+    lines.push("");
+  }
+  const declined = result.evaluation["declined"] === true;
+  const state = declined ? "declined" : `confidence ${result.confidence.toFixed(2)}`;
+  const degraded = result.degraded ? ` · degraded: ${result.degraded_reason ?? "LLM unavailable"}` : "";
+  lines.push(`*${state} · ${result.provider}${degraded}*`);
+  return lines.join("\n");
+}

@@ -1,0 +1,40 @@
+/**
+ * VS Code's `lore.*` settings are camelCase (`lore.hover.minScore`); the server's settings tree
+ * is snake_case (`hover.min_score`). Settings that only concern the extension (`server`,
+ * `trace`) stay here.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const CLIENT_ONLY = new Set(["server", "trace"]);
+
+export function snakeCase(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+function convert(value: unknown): Json {
+  if (Array.isArray(value)) {
+    return value.map(convert);
+  }
+  if (value !== null && typeof value === "object") {
+    const out: { [key: string]: Json } = {};
+    for (const [key, inner] of Object.entries(value)) {
+      if (inner !== undefined) {
+        out[snakeCase(key)] = convert(inner);
+      }
+    }
+    return out;
+  }
+  return value as Json;
+}
+
+/** The `lore` section as the server expects it. */
+export function toServerSettings(section: Record<string, unknown> | undefined): { [key: string]: Json } {
+  const out: { [key: string]: Json } = {};
+  for (const [key, value] of Object.entries(section ?? {})) {
+    if (!CLIENT_ONLY.has(key) && value !== undefined && typeof value !== "function") {
+      out[snakeCase(key)] = convert(value);
+    }
+  }
+  return out;
+}

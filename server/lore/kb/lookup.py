@@ -183,7 +183,17 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
         kb = library.owner_of(term.abs_path)
         chunk = kb.chunk(term.chunk_id) if kb and term.chunk_id is not None else None
         if chunk is not None:
-            return _render(chunk, term.line, 1.0, settings)
+            # A heading with no body of its own shares its chunk with the next section: name
+            # the heading that matched, not the chunk's.
+            named = term.kind in ("heading", "title")
+            return _render(
+                chunk,
+                term.line,
+                1.0,
+                settings,
+                title=term.text if named else None,
+                heading_path=term.heading_path if named and term.heading_path else None,
+            )
     if len(parts) < 2:
         # A single plain word only hovers when it is a defined term (above).
         return None
@@ -195,15 +205,34 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
     coverage = sum(p in heading_words for p in parts) / len(parts)
     if coverage < settings.hover.min_score:
         return None
-    return _render(top.chunk, top.chunk.start_line, coverage, settings)
+    # Name the deepest heading that holds the word (a page title, not its first section).
+    title = next(
+        (
+            h
+            for h in reversed(top.chunk.heading_path)
+            if all(p in set(_native.split_identifier(h)) for p in parts)
+        ),
+        None,
+    )
+    return _render(top.chunk, top.chunk.start_line, coverage, settings, title=title)
 
 
-def _render(chunk: ChunkRecord, line: int, score: float, settings: Settings) -> HoverInfo:
-    heading = " › ".join(chunk.heading_path) if chunk.heading_path else chunk.title
+def _render(
+    chunk: ChunkRecord,
+    line: int,
+    score: float,
+    settings: Settings,
+    *,
+    title: str | None = None,
+    heading_path: tuple[str, ...] | None = None,
+) -> HoverInfo:
+    title = title or chunk.heading
+    path = heading_path or chunk.heading_path
+    heading = " › ".join(path) if path else chunk.title
     body = _excerpt(chunk.text, settings.hover.max_lines)
     link = f"[{chunk.path}:{line}]({file_uri(chunk.abs_path)}#L{line})"
-    markdown = f"**{_escape_md(chunk.heading)}** — {_escape_md(heading)}\n\n{body}\n\n{link}"
-    return HoverInfo(markdown, chunk.path, chunk.abs_path, line, chunk.heading, score)
+    markdown = f"**{_escape_md(title)}** — {_escape_md(heading)}\n\n{body}\n\n{link}"
+    return HoverInfo(markdown, chunk.path, chunk.abs_path, line, title, score)
 
 
 def _excerpt(text: str, max_lines: int) -> str:

@@ -1,4 +1,4 @@
-"""Start-up, configuration, indexing in the background, and shutdown."""
+"""Start-up, indexing in the background, and shutdown."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lore._native import ResponseCache
-from lore.config import SettingsError, load_settings
 from lore.kb.knowledge_base import IndexError_, KnowledgeBase
 from lore.kb.types import IndexProgress
+from lore.lsp.config import apply_settings, init_options_from, read_client_settings
 from lore.lsp.scheduler import Scheduler
 from lore.lsp.server import LoreServer
 
@@ -27,14 +26,12 @@ FOLLOW_INTERVAL_S = 1.0
 def register(server: LoreServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: LoreServer, params: types.InitializeParams) -> None:
-        ls.init_options = params.initialization_options or {}
-        if isinstance(ls.init_options, dict) and isinstance(ls.init_options.get("lore"), dict):
-            ls.init_options = ls.init_options["lore"]
+        ls.init_options = init_options_from(params.initialization_options)
         folders = params.workspace_folders or []
         uris = [f.uri for f in folders] or ([params.root_uri] if params.root_uri else [])
         roots = [Path(p) for p in (to_fs_path(u) for u in uris) if p]
         ls.roots = [r for r in roots if r.is_dir()]
-        _apply_settings(ls, report=False)
+        apply_settings(ls, report=False)
         # Created here, not in `initialized`, so that no request ever finds it missing.
         ls.scheduler = Scheduler(
             workers=ls.settings.queue.workers,
@@ -43,24 +40,13 @@ def register(server: LoreServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LoreServer, _params: types.InitializedParams) -> None:
-        await _read_client_settings(ls, report=True)
+        await read_client_settings(ls, report=True)
         await _register_watchers(ls)
         await _open_bases(ls)
         ls.ready.set()
         ls.spawn(reindex(ls, reason="start-up"), "initial index")
         if any(kb.read_only for kb in ls.bases()):
             ls.spawn(_follow_writer(ls), "follow the writer")
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(
-        ls: LoreServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        pushed = params.settings.get("lore") if isinstance(params.settings, dict) else None
-        if isinstance(pushed, dict):
-            ls.client_settings = pushed
-        else:
-            await _read_client_settings(ls, report=False)
-        _apply_settings(ls, report=True)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: LoreServer, _params: Any) -> None:
@@ -71,44 +57,6 @@ def register(server: LoreServer) -> None:
         ls.pipeline.providers.close()
         for kb in ls.bases():
             kb.close()
-
-
-async def _read_client_settings(ls: LoreServer, *, report: bool = False) -> None:
-    caps = ls.client_capabilities.workspace
-    if not (caps and caps.configuration):
-        return
-    try:
-        items = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="lore")])
-        )
-    except Exception:  # noqa: BLE001 - a client that cannot answer keeps its settings
-        log.warning("the client did not answer workspace/configuration", exc_info=True)
-        return
-    if items and isinstance(items[0], dict):
-        ls.client_settings = items[0]
-    if report:
-        _apply_settings(ls, report=True)
-
-
-def _apply_settings(ls: LoreServer, *, report: bool) -> None:
-    """Settings from every source; on an invalid value, say which key and keep the last good."""
-    root = ls.roots[0] if ls.roots else None
-    try:
-        settings = load_settings(root, ls.init_options, ls.client_settings)
-    except SettingsError as exc:
-        log.warning("%s; keeping the previous settings", exc)
-        ls.show(f"{exc}. The previous value is kept.", types.MessageType.Warning)
-        return
-    changed_cache = settings.cache != ls.settings.cache
-    ls.settings = settings
-    if changed_cache:
-        ls.cache = ResponseCache(settings.cache.max_bytes, settings.cache.ttl_s)
-    else:
-        ls.cache.clear()  # cached hovers were rendered under the old settings
-    for kb in ls.bases():
-        kb.settings = settings
-    if report:
-        log.info("settings updated")
 
 
 async def _register_watchers(ls: LoreServer) -> None:

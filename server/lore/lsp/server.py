@@ -151,6 +151,7 @@ def create_server() -> LoreServer:
         ask,
         code_actions,
         completion,
+        config,
         custom,
         definition,
         hover,
@@ -159,7 +160,18 @@ def create_server() -> LoreServer:
         sync,
     )
 
-    features = [lifecycle, sync, hover, completion, definition, symbols, code_actions, ask, custom]
+    features = [
+        lifecycle,
+        config,
+        sync,
+        hover,
+        completion,
+        definition,
+        symbols,
+        code_actions,
+        ask,
+        custom,
+    ]
     server = LoreServer()
     for feature in features:
         feature.register(server)

@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from lore.kb.knowledge_base import IndexError_, KnowledgeBase
-from lore.kb.types import IndexProgress
+from lore.kb.types import IndexProgress, IndexReport
 from lore.lsp.config import apply_settings, init_options_from, read_client_settings
 from lore.lsp.scheduler import Scheduler
 from lore.lsp.server import LoreServer
@@ -98,8 +98,12 @@ async def _open_bases(ls: LoreServer) -> None:
     ls.library.bases = bases
 
 
-async def reindex(ls: LoreServer, *, reason: str) -> None:
-    """Bring every writable knowledge base up to date, reporting ``$/progress``."""
+async def reindex(ls: LoreServer, *, reason: str, paths: list[Path] | None = None) -> None:
+    """Bring every writable knowledge base up to date, reporting ``$/progress``.
+
+    The user may cancel from the progress notification: the run stops after the batch in
+    hand, keeping what was committed. ``paths`` are the files known to have changed.
+    """
     writable = [kb for kb in ls.bases() if not kb.read_only]
     token = str(uuid.uuid4())
     progress_ok = bool(
@@ -114,7 +118,7 @@ async def reindex(ls: LoreServer, *, reason: str) -> None:
     if progress_ok:
         ls.work_done_progress.begin(
             token,
-            types.WorkDoneProgressBegin(title="Lore: indexing", percentage=0, cancellable=False),
+            types.WorkDoneProgressBegin(title="Lore: indexing", percentage=0, cancellable=True),
         )
     ls.indexing = {"state": "indexing", "reason": reason, "done": 0, "total": None}
 
@@ -128,26 +132,43 @@ async def reindex(ls: LoreServer, *, reason: str) -> None:
                 types.WorkDoneProgressReport(message=p.message, percentage=percentage),
             )
 
+    # pygls cancels this future when the client sends window/workDoneProgress/cancel.
+    user_cancel = ls.work_done_progress.tokens.get(token) if progress_ok else None
     indexed = 0
+    stopped = False
     try:
         for kb in writable:
-            outcome = await ls.run_job(
-                "background",
-                lambda job, kb=kb: kb.index(progress=report, cancelled=lambda: job.cancelled),
-            )
+
+            def run(job: Any, kb: KnowledgeBase = kb) -> IndexReport:
+                def cancelled() -> bool:
+                    return job.cancelled or (user_cancel is not None and user_cancel.cancelled())
+
+                return kb.index(paths=paths, progress=report, cancelled=cancelled)
+
+            outcome = await ls.run_job("background", run)
             indexed += outcome.indexed
+            if outcome.cancelled:
+                stopped = True
+                break
     except Exception as exc:  # noqa: BLE001 - indexing fails, serving goes on
         log.exception("indexing failed")
         ls.show(f"indexing failed: {exc}", types.MessageType.Error)
         ls.indexing = {"state": "failed", "error": str(exc)}
     else:
         following = len(writable) < len(ls.bases())
-        ls.indexing = {"state": "following" if following else "ready", "indexed": indexed}
+        state = "cancelled" if stopped else "following" if following else "ready"
+        ls.indexing = {"state": state, "indexed": indexed}
     finally:
         if progress_ok:
             # A read-only server also ends its progress: the client learns it is ready.
-            done = "index up to date" if writable else "following another server's index"
+            if stopped:
+                done = "cancelled; what was indexed is searchable"
+            elif writable:
+                done = "index up to date"
+            else:
+                done = "following another server's index"
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=done))
+            ls.work_done_progress.tokens.pop(token, None)
 
 
 async def _follow_writer(ls: LoreServer) -> None:

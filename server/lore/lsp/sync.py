@@ -30,9 +30,10 @@ def schedule_reindex(ls: LoreServer, paths: list[Path]) -> None:
 
     def fire() -> None:
         ls.reindex_handle = None
-        changed = len(ls.pending_changes)
+        changed = sorted(ls.pending_changes)
         ls.pending_changes.clear()
-        ls.spawn(lifecycle.reindex(ls, reason=f"{changed} changed files"), "reindex")
+        reason = f"{len(changed)} changed files"
+        ls.spawn(lifecycle.reindex(ls, reason=reason, paths=changed), "reindex")
 
     ls.reindex_handle = loop.call_later(ls.settings.index.debounce_ms / 1000, fire)
 

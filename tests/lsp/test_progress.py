@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from .conftest import SERVER, progress_ends, request, wait_for
@@ -99,3 +100,39 @@ async def test_first_index_answers_requests_and_can_be_cancelled(
     # What was committed before the cancel is searchable.
     found = await request(client, "lore/search", {"query": "Runbook 0 widget", "k": 1})
     assert found["results"][0]["path"].startswith("page")
+
+
+async def test_hovers_waiting_behind_the_index_supersede_each_other(
+    client: LanguageClient, big_workspace: Path
+) -> None:
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("neovim"),
+            root_uri=big_workspace.as_uri(),
+            # One worker, busy indexing: hovers wait in the queue until the index is cancelled.
+            initialization_options={"index": {"batch_files": 1}, "queue": {"workers": 1}},
+        )
+    )
+    await wait_for(
+        client, "$/progress", lambda: bool(reports(client, types.WorkDoneProgressReport))
+    )
+    page = big_workspace / "page000.md"
+    hover = types.HoverParams(types.TextDocumentIdentifier(page.as_uri()), types.Position(2, 3))
+    futures = [client.protocol.send_request(types.TEXT_DOCUMENT_HOVER, hover) for _ in range(10)]
+    # The burst waits in the queue ...
+    token = next(iter(client.progress_reports))
+    client.protocol.notify(
+        types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token=token)
+    )
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(await asyncio.wrap_future(future))
+        except JsonRpcException as exc:
+            outcomes.append(exc)
+    # ... and only the newest hover runs: the older ones end as RequestCancelled.
+    assert [getattr(o, "code", None) for o in outcomes[:-1]] == [-32800] * 9
+    assert not isinstance(outcomes[-1], Exception)
+    status = await request(client, "lore/status", {})
+    assert status["queue"]["interactive"]["superseded"] == 9
+    assert status["latency"]["hover"]["cancelled"] == 9

@@ -22,7 +22,7 @@ from lore.config import Settings, load_settings
 from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
 from lore.llm.registry import Providers
-from lore.lsp.scheduler import Scheduler
+from lore.lsp.scheduler import Dropped, Scheduler
 from lore.ops.metrics import Latencies
 from lore.raise_ import Pipeline
 
@@ -89,16 +89,24 @@ class LoreServer(LanguageServer):
         *,
         key: str | None = None,
     ) -> T:
-        """Run blocking ``work(job)`` through the priority queue."""
+        """Run blocking ``work(job)`` through the priority queue.
+
+        A job superseded by a newer request, or dropped past its deadline, ends the handler as
+        cancelled: pygls then answers ``RequestCancelled`` (-32800), which clients ignore quietly.
+        """
         if self.scheduler is None:
             raise RuntimeError("the server is not initialised yet")
         deadline_ms = {
             "interactive": self.settings.queue.interactive_deadline_ms,
             "user": self.settings.queue.user_deadline_ms,
         }.get(priority)
-        return await self.scheduler.run(
-            priority, work, key=key, deadline_s=deadline_ms / 1000 if deadline_ms else None
-        )
+        try:
+            return await self.scheduler.run(
+                priority, work, key=key, deadline_s=deadline_ms / 1000 if deadline_ms else None
+            )
+        except Dropped as exc:
+            log.debug("%s job %s: %s", priority, key or "", exc)
+            raise asyncio.CancelledError(str(exc)) from None
 
     def cached(self, kind: str, key: str) -> Any | None:
         raw = self.cache.get(f"{kind}:{self.library.generation}:{key}")
@@ -126,15 +134,19 @@ class LoreServer(LanguageServer):
 
     @asynccontextmanager
     async def measured(self, method: str):
+        """Record how long the block takes under ``method``, and whether it failed."""
         started = time.perf_counter()
-        failed = False
+        outcome = "ok"
         try:
             yield
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
         except BaseException:
-            failed = True
+            outcome = "error"
             raise
         finally:
-            self.latencies.record(method, time.perf_counter() - started, error=failed)
+            self.latencies.record(method, time.perf_counter() - started, outcome=outcome)
 
     def bases(self) -> list[KnowledgeBase]:
         return self.library.bases

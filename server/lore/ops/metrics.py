@@ -23,24 +23,35 @@ class Latencies:
         self._samples: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=SAMPLES))
         self._counts: dict[str, int] = defaultdict(int)
         self._errors: dict[str, int] = defaultdict(int)
+        self._cancelled: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
-    def record(self, method: str, seconds: float, *, error: bool = False) -> None:
+    def record(self, method: str, seconds: float, *, outcome: str = "ok") -> None:
+        """Count one call of ``method``; ``outcome`` is ``ok``, ``error`` or ``cancelled``.
+
+        Cancelled calls (superseded, dropped, cancelled by the client) are counted but keep
+        out of the percentiles: they measure the queue, not the work.
+        """
         with self._lock:
-            self._samples[method].append(seconds * 1000.0)
             self._counts[method] += 1
-            if error:
+            if outcome == "cancelled":
+                self._cancelled[method] += 1
+                return
+            self._samples[method].append(seconds * 1000.0)
+            if outcome == "error":
                 self._errors[method] += 1
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per method: ``count``, ``errors``, ``p50_ms``, ``p95_ms``, ``max_ms``."""
+        """Per method: ``count``, ``errors``, ``cancelled``, ``p50_ms``, ``p95_ms``, ``max_ms``."""
         with self._lock:
-            snapshot = {m: sorted(s) for m, s in self._samples.items()}
+            snapshot = {m: sorted(self._samples[m]) for m in self._counts}
             counts, errors = dict(self._counts), dict(self._errors)
+            cancelled = dict(self._cancelled)
         return {
             method: {
                 "count": counts[method],
                 "errors": errors.get(method, 0),
+                "cancelled": cancelled.get(method, 0),
                 "p50_ms": round(percentile(values, 0.50), 3),
                 "p95_ms": round(percentile(values, 0.95), 3),
                 "max_ms": round(values[-1], 3) if values else 0.0,

@@ -76,7 +76,7 @@ class IndexSettings(_Section):
 
 
 class ChunkSettings(_Section):
-    max_chars: int = Field(1200, ge=200, description="Upper bound of a chunk's size.")
+    max_chars: int = Field(2400, ge=200, description="Upper bound of a chunk's size.")
     overlap_chars: int = Field(
         150, ge=0, description="Text repeated between neighbouring chunks of a long section."
     )
@@ -92,9 +92,25 @@ class EmbedderSettings(_Section):
 class SearchSettings(_Section):
     bm25_candidates: int = Field(50, ge=1, description="Full-text candidates taken for fusion.")
     vector_candidates: int = Field(50, ge=1, description="Vector candidates taken for fusion.")
-    rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal rank fusion.")
+    fusion: Literal["rrf", "relative"] = Field(
+        "rrf",
+        description="How BM25 and vector rankings combine: reciprocal rank fusion, or relative "
+        "score fusion (BM25 scores over the best one, plus the weighted cosine similarity).",
+    )
+    rrf_k: float = Field(
+        3.0, gt=0, description="The k of reciprocal rank fusion (small: top ranks count most)."
+    )
+    title_boost: float = Field(
+        0.2, ge=0, description="BM25 weight of a chunk's document title (the body weighs 1)."
+    )
+    heading_boost: float = Field(
+        0.0,
+        ge=0,
+        description="BM25 weight of a chunk's heading path (the body weighs 1, and already "
+        "holds the section's own heading).",
+    )
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the full-text ranking in fusion.")
-    vector_weight: float = Field(1.0, ge=0, description="Weight of the vector ranking in fusion.")
+    vector_weight: float = Field(0.25, ge=0, description="Weight of the vector ranking in fusion.")
     default_k: int = Field(10, ge=1, le=1000, description="Results returned when none is asked.")
     min_similarity: float = Field(
         0.15, ge=0, le=1, description="Vector candidates less similar than this are left out."

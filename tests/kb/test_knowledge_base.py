@@ -160,7 +160,7 @@ def test_an_embedder_change_reembeds(kb_root: Path) -> None:
     with open_kb(kb_root) as kb:
         kb.index()
     with open_kb(kb_root, embedder={"dim": 64}) as kb:
-        assert kb.repaired and "embedder changed" in kb.repaired
+        assert kb.repaired and "embedder or chunking changed" in kb.repaired
         report = kb.index()
         assert report.reembedded and report.indexed == 6
         assert kb.status()["embedder"]["dim"] == 64

@@ -157,7 +157,12 @@ class KnowledgeBase:
             return f"{type(exc).__name__}: {exc}"
         schema = self.catalog.get_meta("schema_version")
         identity = self.catalog.get_meta("embedder")
-        wanted_identity = f"{self.embedder.identity}/{self.embedder.dim}"
+        # Chunking settings shape every stored vector and posting: a change means a rebuild.
+        chunking = self.settings.chunk
+        wanted_identity = (
+            f"{self.embedder.identity}/{self.embedder.dim}"
+            f"/chunks-{chunking.max_chars}-{chunking.overlap_chars}"
+        )
         if schema is None:
             with self.catalog.transaction() as db:
                 self.catalog.set_meta(db, "schema_version", SCHEMA_VERSION)
@@ -168,7 +173,9 @@ class KnowledgeBase:
         elif identity != wanted_identity:
             self._close_stores()
             self._reembedded = True
-            return f"the embedder changed from {identity} to {wanted_identity}: re-embedding"
+            return (
+                f"the embedder or chunking changed ({identity} to {wanted_identity}): re-embedding"
+            )
         chunks = self.catalog.counts()["chunks"]
         if chunks != self.fulltext.num_docs() and not self.catalog.pending_batches():
             found = self.fulltext.num_docs()
@@ -299,21 +306,31 @@ class KnowledgeBase:
             return []
         s = self.settings.search
         candidates = hybrid.Candidates(
-            bm25=self.fulltext.search(query, s.bm25_candidates),
+            bm25=self._bm25(query, s.bm25_candidates),
             vector=[
                 hit for hit in self._knn(query, s.vector_candidates) if hit[1] >= s.min_similarity
             ],
             exact=self._exact_chunks(query),
         )
         ranked = hybrid.fuse(
-            candidates, rrf_k=s.rrf_k, bm25_weight=s.bm25_weight, vector_weight=s.vector_weight
+            candidates,
+            method=s.fusion,
+            rrf_k=s.rrf_k,
+            bm25_weight=s.bm25_weight,
+            vector_weight=s.vector_weight,
         )
         return self._results(ranked, query, k)
 
     def search_bm25(self, query: str, k: int = 10) -> list[SearchResult]:
         """Full-text results only (for evaluation and the benchmarks)."""
-        hits = self.fulltext.search(query, k)
+        hits = self._bm25(query, k)
         return self._results([(c, s, {"bm25": s}) for c, s in hits], query, k)
+
+    def _bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        s = self.settings.search
+        return self.fulltext.search(
+            query, k, title_boost=s.title_boost, heading_boost=s.heading_boost
+        )
 
     def search_vector(self, query: str, k: int = 10) -> list[SearchResult]:
         """Vector results only (for evaluation and the benchmarks)."""

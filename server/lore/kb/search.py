@@ -1,9 +1,16 @@
-"""Hybrid search: BM25 and vector rankings fused by reciprocal rank fusion, plus exact terms.
+"""Hybrid search: BM25 and vector rankings fused into one, plus exact terms.
 
-Reciprocal rank fusion (Cormack et al., 2009) adds ``weight / (k + rank)`` over the rankings a
-chunk appears in; it needs no score calibration between BM25 and cosine similarity. A query
-that *is* a known term or heading (``RequestQueue`` for "Request queue") puts its defining
-chunks first: users who type a name want its definition.
+Two fusions are available (``search.fusion``):
+
+- ``rrf``, reciprocal rank fusion (Cormack et al., 2009), adds ``weight / (k + rank)`` over the
+  rankings a chunk appears in. It needs no calibration between BM25 and cosine scores, but it
+  also ignores how far apart the scores are, so a weak ranker reorders close calls.
+- ``relative``, relative score fusion: BM25 scores divided by the best one, plus
+  ``vector_weight`` times the cosine similarity. It keeps BM25's margins, so the hashed
+  embeddings break near-ties instead of overriding clear wins.
+
+A query that *is* a known term or heading (``RequestQueue`` for "Request queue") puts its
+defining chunks first: users who type a name want its definition.
 """
 
 from __future__ import annotations
@@ -32,22 +39,27 @@ class Candidates:
 def fuse(
     candidates: Candidates,
     *,
+    method: str,
     rrf_k: float,
     bm25_weight: float,
     vector_weight: float,
-    exact_boost: float = 1.0,
 ) -> list[tuple[int, float, dict[str, float]]]:
     """``(chunk_id, fused score, parts)`` best first."""
     fused: dict[int, float] = {}
     parts: dict[int, dict[str, float]] = {}
+    top_bm25 = max((score for _, score in candidates.bm25), default=0.0) or 1.0
     for rank, (chunk_id, score) in enumerate(candidates.bm25, start=1):
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + bm25_weight / (rrf_k + rank)
+        part = 1 / (rrf_k + rank) if method == "rrf" else score / top_bm25
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + bm25_weight * part
         parts.setdefault(chunk_id, {}).update(bm25=score, bm25_rank=rank)
     for rank, (chunk_id, similarity) in enumerate(candidates.vector, start=1):
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + vector_weight / (rrf_k + rank)
+        part = 1 / (rrf_k + rank) if method == "rrf" else similarity
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + vector_weight * part
         parts.setdefault(chunk_id, {}).update(vector=similarity, vector_rank=rank)
+    # Exact matches go first, in their own order (headings before mentions): the boost is
+    # larger than any fused score can be.
+    exact_boost = 1.0 if method == "rrf" else bm25_weight + vector_weight + 1.0
     for position, chunk_id in enumerate(candidates.exact):
-        # Exact matches go first, in their own order (headings before mentions).
         fused[chunk_id] = fused.get(chunk_id, 0.0) + exact_boost / (1 + position * 0.01)
         parts.setdefault(chunk_id, {})["exact"] = 1.0
     ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)

@@ -1,0 +1,1 @@
+"""Lore's benchmark harness: `python -m bench` (or `make bench`)."""

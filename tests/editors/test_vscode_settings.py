@@ -1,0 +1,33 @@
+"""The VS Code extension contributes Lore's settings with the server's defaults."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from lore.config import Settings
+
+PACKAGE = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
+CLIENT_ONLY = ("server.", "trace.")
+
+
+def snake(key: str) -> str:
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()
+
+
+def test_contributed_settings_exist_with_the_same_defaults() -> None:
+    properties = json.loads(PACKAGE.read_text())["contributes"]["configuration"]["properties"]
+    defaults = Settings().model_dump(by_alias=True)
+    checked = 0
+    for key, spec in properties.items():
+        path = key.removeprefix("lore.")
+        if path.startswith(CLIENT_ONLY):
+            continue
+        section, name = path.split(".", 1)
+        assert section in defaults, f"{key}: no such section"
+        assert snake(name) in defaults[section], f"{key}: no such setting"
+        assert spec["default"] == defaults[section][snake(name)], key
+        assert spec.get("description") or spec.get("markdownDescription"), key
+        checked += 1
+    assert checked >= 25

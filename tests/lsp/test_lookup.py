@@ -184,3 +184,19 @@ def test_several_folders_are_searched_together(
         assert both.generation.count(".") == 1
     finally:
         other.close()
+
+
+def test_a_plain_word_named_in_several_files_does_not_hover(
+    settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "a.md").write_text("# Overview\n\nHow the ledger fits together.\n")
+    (tmp_path / "b.md").write_text("# Overview\n\nHow the payouts fit together.\n")
+    (tmp_path / "c.md").write_text("# Reconciliation\n\nMatching the bank's statement.\n")
+    kb = KnowledgeBase.open(tmp_path, settings)
+    try:
+        kb.index()
+        library = lookup.Library([kb])
+        assert lookup.hover_for(library, "Overview", settings) is None
+        assert lookup.hover_for(library, "reconciliation", settings).path == "c.md"
+    finally:
+        kb.close()

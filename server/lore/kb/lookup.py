@@ -168,9 +168,9 @@ def _utf16_to_index(text: str, character: int) -> int:
 def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | None:
     """The knowledge base's best entry for ``word``, or None when nothing is good enough.
 
-    An exact term or heading match always qualifies. Otherwise the best search result must
-    contain every part of the word in its heading, or score above ``hover.min_score``: no
-    hover is better than a noisy one.
+    An exact term or heading match qualifies (for a plain word, only when a single file
+    names it). Otherwise the best search result must hold at least ``hover.min_score`` of the
+    word's parts in its heading path: no hover is better than a noisy one.
     """
     if not settings.hover.enabled:
         return None
@@ -178,6 +178,10 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
     if not parts or len(word) < 3 or word.lower() in _NOISE:
         return None
     terms = library.lookup_terms(word, limit=3)
+    if len(parts) < 2 and len({t.abs_path for t in terms}) > 1:
+        # A plain word named in several files ("Example", "Overview" in a large handbook) is
+        # a common heading, not a defined term: which one would be meant is a guess.
+        terms = []
     if terms:
         term = terms[0]
         kb = library.owner_of(term.abs_path)
@@ -185,7 +189,7 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
         if chunk is not None:
             # A heading with no body of its own shares its chunk with the next section: name
             # the heading that matched, not the chunk's.
-            named = term.kind in ("heading", "title")
+            named = term.kind in ("heading", "title", "definition")
             return _render(
                 chunk,
                 term.line,

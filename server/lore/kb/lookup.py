@@ -106,6 +106,13 @@ class Library:
         results.sort(key=lambda r: r.score, reverse=True)
         return results[:k]
 
+    def search_headings(self, query: str, k: int) -> list[SearchResult]:
+        """Full-text results only (headings weigh most): a fraction of a hybrid search's cost,
+        and all a hover's heading check needs."""
+        results = [r for kb in self.bases for r in kb.search_bm25(query, k)]
+        results.sort(key=lambda r: r.score, reverse=True)
+        return results[:k]
+
     def lookup_terms(self, text: str, limit: int = 10) -> list[TermRecord]:
         return [t for kb in self.bases for t in kb.lookup_terms(text, limit)][:limit]
 
@@ -169,7 +176,7 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
     """The knowledge base's best entry for ``word``, or None when nothing is good enough.
 
     An exact term or heading match qualifies (for a plain word, only when a single file
-    names it). Otherwise the best search result must hold at least ``hover.min_score`` of the
+    names it). Otherwise one of the top full-text results must hold ``hover.min_score`` of the
     word's parts in its heading path: no hover is better than a noisy one.
     """
     if not settings.hover.enabled:
@@ -201,14 +208,15 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
     if len(parts) < 2:
         # A single plain word only hovers when it is a defined term (above).
         return None
-    results = library.search(" ".join(parts), 3)
-    if not results:
+    best: tuple[float, SearchResult] | None = None
+    for result in library.search_headings(" ".join(parts), 3):
+        heading_words = set(_native.split_identifier(" ".join(result.chunk.heading_path)))
+        coverage = sum(p in heading_words for p in parts) / len(parts)
+        if coverage >= settings.hover.min_score and (best is None or coverage > best[0]):
+            best = (coverage, result)
+    if best is None:
         return None
-    top = results[0]
-    heading_words = set(_native.split_identifier(" ".join(top.chunk.heading_path)))
-    coverage = sum(p in heading_words for p in parts) / len(parts)
-    if coverage < settings.hover.min_score:
-        return None
+    coverage, top = best
     # Name the deepest heading that holds the word (a page title, not its first section).
     title = next(
         (

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
+
+from lore.config import load_settings
+from lore.kb.knowledge_base import KnowledgeBase
 
 from .conftest import SERVER, progress_ends, start, wait_for
 
@@ -50,6 +54,7 @@ class RawServer:
 
 
 def test_malformed_messages_and_requests_before_initialize(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Reconciliation\n\nMatch the ledger to the bank.\n")
     server = RawServer(tmp_path)
     try:
         hover = {"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}}
@@ -70,16 +75,28 @@ def test_malformed_messages_and_requests_before_initialize(tmp_path: Path) -> No
         )
         assert "capabilities" in server.response(3)["result"]
         server.send({"method": "initialized", "params": {}})
-        server.send({"id": 4, "method": "lore/status", "params": {}})
-        assert "index" in server.response(4)["result"]
+        # Ask until the first index is done (each answer is a round trip, no sleeping).
+        for msg_id in range(100, 1100):
+            server.send({"id": msg_id, "method": "lore/status", "params": {}})
+            if server.response(msg_id)["result"]["index"]["state"]["state"] == "ready":
+                break
 
         server.send({"id": 5, "method": "shutdown"})
         assert server.response(5)["result"] is None
         server.send({"method": "exit"})
-        # shutdown then exit: the process ends at once, cleanly.
+        # shutdown then exit: the process ends within a second, cleanly ...
+        started = time.perf_counter()
         assert server.proc.wait(timeout=5) == 0
+        assert time.perf_counter() - started < 1.0
     finally:
         server.proc.kill()
+    # ... its index committed and its writer lock released: the next writer finds the page.
+    kb = KnowledgeBase.open(tmp_path, load_settings(tmp_path))
+    try:
+        assert not kb.read_only
+        assert [r.chunk.path for r in kb.search("reconciliation ledger", 1)] == ["notes.md"]
+    finally:
+        kb.close()
 
 
 @pytest.mark.asyncio

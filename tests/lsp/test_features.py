@@ -169,6 +169,25 @@ async def test_files_created_changed_and_deleted_on_disk(
     assert await top("quokka enclosure") != "glossary/zeppelin.md"
 
 
+async def test_saving_a_page_updates_hovers(client: LanguageClient, workspace: Path) -> None:
+    main = workspace / "src" / "main.py"
+    main.write_text("ledger = LedgerFreeze()\n")
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(main.as_uri(), "python", 1, main.read_text())
+        )
+    )
+    assert await hover_text(client, main, 0, 12) is None
+    page = workspace / "runbooks" / "freeze.md"
+    page.write_text("# Ledger freeze\n\nNo deploys to the ledger during the settlement window.\n")
+    before = progress_ends(client)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=doc(page)))
+    await wait_for(client, "$/progress", lambda: progress_ends(client) > before)
+    text = await hover_text(client, main, 0, 12)
+    assert text is not None and text.startswith("**Ledger freeze**")
+    assert "runbooks/freeze.md:1" in text
+
+
 async def test_configuration_change_and_invalid_settings(
     client: LanguageClient, workspace: Path
 ) -> None:

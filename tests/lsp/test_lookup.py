@@ -61,6 +61,7 @@ def library(root: Path, settings: Settings) -> Iterator[lookup.Library]:
         ("data", None, None),
         ("run_job", None, None),
         ("foo_bar", None, None),
+        ("LedgerFreeze", None, None),  # "ledger" alone is in many headings
     ],
 )
 def test_hover_for(

@@ -177,7 +177,7 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
 
     An exact term or heading match qualifies (for a plain word, only when a single file
     names it). Otherwise one of the top full-text results must hold ``hover.min_score`` of the
-    word's parts in its heading path: no hover is better than a noisy one.
+    word's parts, and at least two, in its heading path: no hover is better than a noisy one.
     """
     if not settings.hover.enabled:
         return None
@@ -211,8 +211,12 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
     best: tuple[float, SearchResult] | None = None
     for result in library.search_headings(" ".join(parts), 3):
         heading_words = set(_native.split_identifier(" ".join(result.chunk.heading_path)))
-        coverage = sum(p in heading_words for p in parts) / len(parts)
-        if coverage >= settings.hover.min_score and (best is None or coverage > best[0]):
+        matched = sum(p in heading_words for p in parts)
+        coverage = matched / len(parts)
+        # One shared word ("ledger" of LedgerFreeze in "Ledger outage") is no evidence.
+        if matched < 2 or coverage < settings.hover.min_score:
+            continue
+        if best is None or coverage > best[0]:
             best = (coverage, result)
     if best is None:
         return None

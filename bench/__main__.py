@@ -1,0 +1,358 @@
+"""Run the benchmarks: `python -m bench [--quick] [--only NAME ...]` (or `make bench`).
+
+Writes bench/results/<date>-<commit>.json, regenerates the tables in docs/benchmarks.md
+between their markers, and draws docs/bench-scale.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import workloads
+from bench.data import REPO, WORK, aws_docs
+from bench.retrieval import evaluate_scifact
+
+WORKLOADS = ("index", "lsp", "ask", "retrieval", "memory", "scale")
+DOC = REPO / "docs" / "benchmarks.md"
+PLOT = REPO / "docs" / "bench-scale.png"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+    }
+
+
+def commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def run(selected: list[str], quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine(), "commit": commit(), "quick": quick}
+    corpus = aws_docs()
+    scale_sizes = [1000, 3000] if quick else [1000, 10000, 29151]
+    main_root = workloads.subset(corpus, 3000, WORK / "aws-3000") if quick else corpus
+    results["corpus"] = {
+        "root": str(main_root.relative_to(REPO)),
+        "pages": sum(1 for _ in main_root.rglob("*.md")),
+    }
+
+    def step(name: str, fn) -> None:
+        if name not in selected:
+            return
+        started = time.perf_counter()
+        print(f"[bench] {name} …", flush=True)
+        results[name] = fn()
+        print(f"[bench] {name} done in {time.perf_counter() - started:.0f} s", flush=True)
+
+    step(
+        "index",
+        lambda: {
+            **workloads.index_runs(main_root),
+            "tantivy_baseline": workloads.tantivy_baseline(main_root),
+        },
+    )
+    step(
+        "lsp",
+        lambda: asyncio.run(
+            workloads.lsp_latency(
+                main_root, n_hover=300 if quick else 1000, n_completion=150 if quick else 500
+            )
+        ),
+    )
+    step(
+        "ask",
+        lambda: asyncio.run(
+            workloads.ask_workload(
+                main_root, n_questions=20 if quick else 50, n_repeats=100 if quick else 300
+            )
+        ),
+    )
+    step("retrieval", evaluate_scifact)
+    step(
+        "memory",
+        lambda: asyncio.run(
+            workloads.memory_and_stress(
+                main_root,
+                n_requests=1000 if quick else 10000,
+                stress_seconds=10 if quick else 60,
+                streams=4,
+            )
+        ),
+    )
+    step(
+        "scale",
+        lambda: [
+            asyncio.run(workloads.scale_point(workloads.subset(corpus, n, WORK / f"aws-{n}")))
+            if n != 29151
+            else asyncio.run(workloads.scale_point(corpus))
+            for n in scale_sizes
+        ],
+    )
+    return results
+
+
+def budgets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(what, budget, measured, met) rows."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    if "lsp" in r:
+        h, c = r["lsp"]["lore"]["hover"], r["lsp"]["lore"]["completion"]
+        rows.append(
+            (
+                "hover over stdio",
+                "p50 < 5 ms, p99 < 25 ms",
+                f"p50 {h['p50']} ms, p99 {h['p99']} ms",
+                h["p50"] < 5 and h["p99"] < 25,
+            )
+        )
+        rows.append(
+            (
+                "completion over stdio",
+                "p50 < 5 ms, p99 < 25 ms",
+                f"p50 {c['p50']} ms, p99 {c['p99']} ms",
+                c["p50"] < 5 and c["p99"] < 25,
+            )
+        )
+    if "ask" in r:
+        a = r["ask"]["extractive"]
+        rows.append(("`lore/ask` extractive", "p95 < 150 ms", f"p95 {a['p95']} ms", a["p95"] < 150))
+        rows.append(
+            (
+                "answer cache hit rate, repeated questions",
+                "> 90 %",
+                f"{r['ask']['cache_hit_rate'] * 100:.1f} %",
+                r["ask"]["cache_hit_rate"] > 0.9,
+            )
+        )
+    if "index" in r:
+        cold, again = r["index"]["cold"], r["index"]["no_change"]
+        rows.append(
+            (
+                "full index of the corpus",
+                "< 60 s",
+                f"{cold['seconds']} s ({cold['mb_per_s']} MB/s)",
+                cold["seconds"] < 60,
+            )
+        )
+        rows.append(
+            ("re-index, no changes", "< 3 s", f"{again['seconds']} s", again["seconds"] < 3)
+        )
+    if "memory" in r:
+        m = r["memory"]["memory"]
+        rows.append(
+            (
+                "server memory, corpus indexed",
+                "< 500 MB RSS",
+                f"{m['rss_after_requests_mb']} MB after {m['requests']} requests",
+                m["rss_after_requests_mb"] < 500,
+            )
+        )
+    if "retrieval" in r:
+        hy = r["retrieval"]["lore hybrid"]["ndcg@10"]
+        base = r["retrieval"]["tantivy BM25 baseline"]["ndcg@10"]
+        rows.append(
+            (
+                "SciFact nDCG@10 (dev)",
+                f"> BM25 (0.666; this run's tantivy BM25: {base:.3f})",
+                f"{hy:.4f}",
+                hy > max(0.666, base),
+            )
+        )
+    return rows
+
+
+def row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    return ["", row(*header), row(*["---"] * len(header)), *(row(*r) for r in rows)]
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    quick = " (quick mode)" if r.get("quick") else ""
+    lines = [
+        f"Commit `{r['commit']}`{quick} on {m['cores']} cores, {m['memory_gb']} GiB, {m['cpu']}, "
+        f"Python {m['python']}. Corpus: {r['corpus']['pages']} pages.",
+        *table(
+            ["what", "budget", "measured", ""],
+            [[w, b, v, "met" if ok else "missed"] for w, b, v, ok in budgets(r)],
+        ),
+    ]
+    if "lsp" in r:
+        lsp = r["lsp"]
+        lines += ["", "LSP latency over stdio in ms (one client, the same positions for both):"]
+        lines += table(
+            ["request", "server", "p50", "p95", "p99", "n"],
+            [
+                [req, server, *(lsp[server][req][k] for k in ("p50", "p95", "p99", "n"))]
+                for req in ("hover", "hover_repeat", "completion", "workspace_symbol")
+                for server in ("lore", "floor")
+            ],
+        )
+        lines.append(
+            f"\nLore/floor at p50: hover ×{lsp['ratio_hover_p50']}, "
+            f"completion ×{lsp['ratio_completion_p50']}."
+        )
+    if "index" in r:
+        i = r["index"]
+        cold, same, touched = i["cold"], i["no_change"], i["touch_1pct"]
+        base = i["tantivy_baseline"]
+        lines += table(
+            ["indexing", "seconds", "MB/s", "peak RSS MB"],
+            [
+                [
+                    f"cold: {cold['files']} files, {cold['chunks']} chunks",
+                    cold["seconds"],
+                    cold["mb_per_s"],
+                    cold["peak_rss_mb"],
+                ],
+                ["again, no change", same["seconds"], "", same["peak_rss_mb"]],
+                [
+                    f"again, {touched['files_touched']} files (1 %) touched",
+                    touched["seconds"],
+                    "",
+                    touched["peak_rss_mb"],
+                ],
+                [
+                    f"baseline: tantivy-py ingesting the same {base['chunks']} chunks",
+                    base["seconds"],
+                    "",
+                    "",
+                ],
+            ],
+        )
+    if "retrieval" in r:
+        lines += table(
+            ["SciFact dev", "nDCG@10", "Recall@100", "query p50 ms"],
+            [
+                [mode, f["ndcg@10"], f["recall@100"], f.get("query_p50_ms", "")]
+                for mode, f in r["retrieval"].items()
+                if mode != "queries"
+            ],
+        )
+    if "ask" in r:
+        a = r["ask"]
+        lines += [
+            "",
+            f"`lore/ask`, extractive: p50 {a['extractive']['p50']} ms, "
+            f"p95 {a['extractive']['p95']} ms; {a['declined_share'] * 100:.0f} % of the "
+            f"generated questions declined. Repeated questions: p50 {a['repeated']['p50']} ms, "
+            f"answer cache hit rate {a['cache_hit_rate'] * 100:.1f} %. LLM path: {a['llm']}.",
+        ]
+    if "memory" in r:
+        mem, st = r["memory"]["memory"], r["memory"]["stress"]
+        lines += [
+            "",
+            f"Memory: server RSS {mem['rss_after_index_mb']} MB once indexed, "
+            f"{mem['rss_after_requests_mb']} MB after {mem['requests']} mixed requests "
+            f"({mem['errors']} errors).",
+            "",
+            f"Stress: {st['streams']} concurrent request streams for {st['seconds']} s: "
+            f"{st['requests']} requests, {st['throughput_per_s']}/s, "
+            f"p50 {st['latency']['p50']} ms, p99 {st['latency']['p99']} ms, "
+            f"{st['errors']} errors, RSS {st['rss_end_mb']} MB at the end.",
+        ]
+    if "scale" in r:
+        lines += table(
+            [
+                "pages",
+                "chunks",
+                "index s",
+                "index peak RSS MB",
+                "hover p50 ms",
+                "hover p99 ms",
+                "server RSS MB",
+            ],
+            [
+                [
+                    p["pages"],
+                    p["chunks"],
+                    p["index_seconds"],
+                    p["index_peak_rss_mb"],
+                    p["hover"]["p50"],
+                    p["hover"]["p99"],
+                    p["server_rss_mb"],
+                ]
+                for p in r["scale"]
+            ],
+        )
+        lines.append("\n![Index time, hover p99 and memory against corpus size](bench-scale.png)")
+    return "\n".join(lines) + "\n"
+
+
+def plot(scale: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pages = [p["pages"] for p in scale]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    series = [
+        ("index time (s)", [p["index_seconds"] for p in scale]),
+        ("hover p99 (ms)", [p["hover"]["p99"] for p in scale]),
+        ("server RSS (MB)", [p["server_rss_mb"] for p in scale]),
+    ]
+    for ax, (title, values) in zip(axes, series, strict=True):
+        ax.plot(pages, values, marker="o")
+        ax.set_title(title)
+        ax.set_xlabel("pages")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=110)
+
+
+def update_doc(r: dict[str, Any]) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    DOC.write_text(f"{head}{start}\n{render(r)}{end}{tail}", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "--quick", action="store_true", help="a 3,000-page subset and fewer requests"
+    )
+    parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    args = parser.parse_args()
+    results = run(args.only, args.quick)
+    out = REPO / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-{results['commit']}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    if "scale" in results:
+        plot(results["scale"])
+    update_doc(results)
+    print(render(results))
+    print(f"[bench] wrote {out.relative_to(REPO)} and docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -276,7 +276,8 @@ def render(r: dict[str, Any]) -> str:
             f"Stress: {st['streams']} concurrent request streams for {st['seconds']} s: "
             f"{st['requests']} requests, {st['throughput_per_s']}/s, "
             f"p50 {st['latency']['p50']} ms, p99 {st['latency']['p99']} ms, "
-            f"{st['errors']} errors, RSS {st['rss_end_mb']} MB at the end.",
+            f"{st['errors']} errors ({st.get('superseded', 0)} requests superseded by a newer "
+            f"one for the same document, as designed), RSS {st['rss_end_mb']} MB at the end.",
         ]
     if "scale" in r:
         lines += table(

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+REQUEST_CANCELLED = -32800
+
 
 class LspClient:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
@@ -22,6 +24,8 @@ class LspClient:
         self.progress_ends = 0
         self._progress_event = asyncio.Event()
         self.messages: list[str] = []
+        self.cancelled = 0
+        """Requests answered RequestCancelled: superseded by a newer one, as designed."""
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
@@ -52,6 +56,7 @@ class LspClient:
             while True:
                 line = await stdout.readline()
                 if not line:
+                    self._fail_pending()
                     return
                 line = line.strip()
                 if not line:
@@ -60,6 +65,13 @@ class LspClient:
                     length = int(line.split(b":")[1])
             message = json.loads(await stdout.readexactly(length))
             self._dispatch(message)
+
+    def _fail_pending(self) -> None:
+        """The server went away: no answer will come to what is still waiting."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the server exited"))
+        self._pending.clear()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "method" in message and "id" in message:  # a request from the server
@@ -91,7 +103,11 @@ class LspClient:
         self._send({"id": msg_id, "method": method, "params": params})
         message = await future
         elapsed = time.perf_counter() - started
-        return message.get("result"), elapsed, "error" not in message
+        error = message.get("error")
+        if error is not None and error.get("code") == REQUEST_CANCELLED:
+            self.cancelled += 1
+            return None, elapsed, True
+        return message.get("result"), elapsed, error is None
 
     def notify(self, method: str, params: Any) -> None:
         self._send({"method": method, "params": params})

@@ -23,7 +23,7 @@ from lore.config import load_settings
 from lore.kb.knowledge_base import KnowledgeBase
 
 LORE = [sys.executable, "-m", "lore"]
-FLOOR = [sys.executable, "-m", "bench.floor_server"]
+FLOOR = [sys.executable, str(Path(__file__).with_name("floor_server.py"))]
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:
@@ -362,6 +362,7 @@ async def memory_and_stress(root: Path, *, n_requests: int, stress_seconds: floa
             "throughput_per_s": round(len(samples) / took, 1),
             "latency": percentiles(samples),
             "errors": stress_errors,
+            "superseded": client.cancelled,
             "rss_end_mb": round(rss_end, 1),
         },
     }

@@ -114,6 +114,9 @@ async def test_ask_is_cancellable_mid_stream(
 
     await wait_for(client, "$/progress", streaming)  # the first token arrived
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="ask-1"))
+    # The server handles messages in order, so once this round trip is back the cancel has
+    # reached the running job; only then may the stream go on.
+    await request(client, "lore/status", {})
     gate.set()
     with pytest.raises(JsonRpcException):
         await asyncio.wrap_future(future)

@@ -45,6 +45,9 @@ def test_reindex_is_incremental(kb: KnowledgeBase, kb_root: Path) -> None:
         r.chunk.path != "runbooks/ledger-outage.md" for r in kb.search("ledgerctl failover", 5)
     )
     assert kb.lookup_terms("FluxCapacitor")[0].path == "new.md"
+    # Every store dropped the old chunks: one vector and one posting per chunk, no orphans.
+    (vectors,) = kb.catalog.reader.execute("SELECT count(*) FROM vectors").fetchone()
+    assert vectors == kb.catalog.chunk_count() == kb.fulltext.num_docs()
 
 
 @pytest.mark.parametrize(

@@ -182,10 +182,12 @@ class Catalog:
             if row is None:
                 continue
             doc_id = row[0]
-            db.execute(
-                "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
-                (doc_id,),
-            )
+            chunk_ids = [
+                (cid,) for (cid,) in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))
+            ]
+            # One key at a time: vec0 answers ``chunk_id = ?`` by lookup but scans every vector
+            # for ``IN (subquery)``, which made re-indexing one page cost as much as a search.
+            db.executemany("DELETE FROM vectors WHERE chunk_id = ?", chunk_ids)
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM terms WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -310,12 +312,15 @@ class Catalog:
 
     # --- reads ---------------------------------------------------------------------------
 
+    def chunk_count(self) -> int:
+        return self.reader.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
     def counts(self) -> dict[str, int]:
         db = self.reader
         documents, size = db.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM documents"
         ).fetchone()
-        chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        chunks = self.chunk_count()
         terms = db.execute("SELECT count(*) FROM terms").fetchone()[0]
         return {"documents": documents, "chunks": chunks, "terms": terms, "bytes": size}
 

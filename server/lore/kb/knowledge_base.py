@@ -176,7 +176,7 @@ class KnowledgeBase:
             return (
                 f"the embedder or chunking changed ({identity} to {wanted_identity}): re-embedding"
             )
-        chunks = self.catalog.counts()["chunks"]
+        chunks = self.catalog.chunk_count()
         if chunks != self.fulltext.num_docs() and not self.catalog.pending_batches():
             found = self.fulltext.num_docs()
             self._close_stores()

@@ -111,6 +111,15 @@ def test_the_answer_cache_hits_and_goes_stale_when_a_source_changes(
     again = pipeline.answer(library, "  what is the SETTLEMENT window? ", settings)
     assert (first.cached, again.cached) == (False, True)
     assert again.answer == first.answer
+    assert again.citations() == first.citations()
+    assert again.trace[-1]["stage"] == "cache", "served whole, without searching again"
+
+    # A commit that leaves the sources alone: retrieval runs again, the synthesis is reused.
+    (kb_root / "unrelated.md").write_text("# Lunch\n\nThe canteen opens at noon.\n")
+    library.bases[0].index()
+    after_commit = pipeline.answer(library, "What is the settlement window?", settings)
+    assert after_commit.cached and after_commit.answer == first.answer
+    assert {step["stage"] for step in after_commit.trace} >= {"reason", "act", "synthesize"}
 
     terms = kb_root / "glossary" / "terms.md"
     terms.write_text(terms.read_text().replace("02:00 to 04:00 UTC", "01:00 to 03:00 UTC"))

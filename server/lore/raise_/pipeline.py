@@ -1,8 +1,11 @@
 """The RAISE pipeline: Reason → Act → Iterate → Synthesize → Evaluate, with a trace.
 
-Retrieval always runs (it is cheap); the answer cache then saves the synthesis, keyed by
-the normalised question, the retrieved chunks' hashes, the provider, the model and the prompt
-version. A re-indexed source changes its hash, so a stale answer is never served.
+The answer cache works at two levels. A whole answer is kept under the normalised question,
+the provider, the settings that shape an answer and the index generation, so asking again
+before anything is re-indexed costs a lookup. After a commit that key misses; retrieval runs
+again and the synthesis (the slow part with an LLM) is looked up under the retrieved chunks'
+hashes instead, so it is reused if the sources are the same and never served stale if any
+source changed.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lore._native import ResponseCache
 from lore.config import Settings
 from lore.kb.lookup import Library
+from lore.kb.types import ChunkRecord
 from lore.llm import extractive as extractive_provider
 from lore.llm.base import Cancelled, ProviderError
 from lore.llm.registry import Providers
@@ -104,6 +108,14 @@ class Pipeline:
             if stop():
                 raise Cancelled()
 
+        llm = self.providers.llm if settings.llm.provider == "openai" else None
+        provider = llm.name if llm is not None else extractive_provider.NAME
+        whole_key = _answer_key(question, provider, settings, library.generation)
+        stored = self.cache.get(whole_key)
+        if stored is not None:
+            trace.record("cache", generation=library.generation, hit=True)
+            return _answer_from_cache(question, json.loads(stored), trace)
+
         # Reason
         notify("reasoning")
         analysis = reason.analyse(question)
@@ -149,16 +161,14 @@ class Pipeline:
         ]
 
         # Synthesize (through the cache)
-        llm = self.providers.llm if settings.llm.provider == "openai" else None
-        provider = llm.name if llm is not None else extractive_provider.NAME
-        key = _cache_key(question, sources, provider)
+        key = _synthesis_key(question, sources, provider)
         cached = self.cache.get(key)
         if cached is not None:
             data = json.loads(cached)
             trace.record("synthesize", provider=data["provider"], cached=True)
             evaluation = Evaluation(**data["evaluation"])
             trace.record("evaluate", **evaluation.to_json())
-            return Answer(
+            result = Answer(
                 question,
                 data["answer"],
                 sources,
@@ -171,6 +181,8 @@ class Pipeline:
                 trace=trace.to_json(),
                 cited=data["cited"],
             )
+            self.cache.put(whole_key, _answer_to_cache(result))
+            return result
 
         notify("writing the answer")
         degraded_reason = None
@@ -226,6 +238,7 @@ class Pipeline:
                 "cited": cited,
             }
             self.cache.put(key, json.dumps(payload).encode())
+            self.cache.put(whole_key, _answer_to_cache(result))
         return result
 
 
@@ -233,10 +246,66 @@ def _citation_numbers(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
 
 
-def _cache_key(question: str, sources: list[Source], provider: str) -> str:
-    normalised = " ".join(question.lower().split())
+def _digest(kind: str, *parts: str) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    for part in (normalised, provider, PROMPT_VERSION, *(s.chunk.content_hash for s in sources)):
+    for part in parts:
         digest.update(part.encode())
         digest.update(b"\x00")
-    return f"answer:{digest.hexdigest()}"
+    return f"{kind}:{digest.hexdigest()}"
+
+
+def _normalised(question: str) -> str:
+    return " ".join(question.lower().split())
+
+
+def _synthesis_key(question: str, sources: list[Source], provider: str) -> str:
+    hashes = (s.chunk.content_hash for s in sources)
+    return _digest("synthesis", _normalised(question), provider, PROMPT_VERSION, *hashes)
+
+
+def _answer_key(question: str, provider: str, settings: Settings, generation: str) -> str:
+    # Everything that shapes an answer besides the index: retrieval, RAISE and LLM settings.
+    # (The LLM settings name the variable that holds a key, never the key itself.)
+    shaping = json.dumps(
+        settings.model_dump(mode="json", include={"search", "raise_", "llm"}), sort_keys=True
+    )
+    return _digest("answer", _normalised(question), provider, PROMPT_VERSION, shaping, generation)
+
+
+def _answer_to_cache(answer: Answer) -> bytes:
+    return json.dumps(
+        {
+            "answer": answer.answer,
+            "sources": [
+                {"number": s.number, "score": s.score, "chunk": asdict(s.chunk)}
+                for s in answer.sources
+            ],
+            "confidence": answer.confidence,
+            "evaluation": asdict(answer.evaluation),
+            "provider": answer.provider,
+            "cited": answer.cited,
+            "trace": answer.trace,
+        }
+    ).encode()
+
+
+def _answer_from_cache(question: str, data: dict[str, Any], trace: Trace) -> Answer:
+    sources = [
+        Source(
+            s["number"],
+            ChunkRecord(**{**s["chunk"], "heading_path": tuple(s["chunk"]["heading_path"])}),
+            s["score"],
+        )
+        for s in data["sources"]
+    ]
+    return Answer(
+        question,
+        data["answer"],
+        sources,
+        data["confidence"],
+        Evaluation(**data["evaluation"]),
+        data["provider"],
+        cached=True,
+        trace=[*(data["trace"] or []), *trace.to_json()],
+        cited=data["cited"],
+    )

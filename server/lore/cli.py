@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from rich import filesize
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -168,7 +169,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
         _console().print(
             f"{report.files} files ({report.indexed} indexed, {report.unchanged} unchanged, "
             f"{report.removed} removed, {report.skipped} skipped), {report.chunks} chunks, "
-            f"{report.bytes / 1e6:.1f} MB in {report.seconds:.2f} s ({report.mb_per_s:.1f} MB/s)"
+            f"{filesize.decimal(report.bytes)} in {report.seconds:.2f} s "
+            f"({report.mb_per_s:.1f} MB/s)"
         )
         if report.skipped:
             _console().print("[dim]`lore status` lists the skipped files and why.[/]")

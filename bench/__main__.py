@@ -100,7 +100,8 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
                 main_root,
                 n_requests=1000 if quick else 10000,
                 stress_seconds=10 if quick else 60,
-                streams=4,
+                clients=3,
+                streams_per_client=2,
             )
         ),
     )
@@ -273,11 +274,14 @@ def render(r: dict[str, Any]) -> str:
             f"{mem['rss_after_requests_mb']} MB after {mem['requests']} mixed requests "
             f"({mem['errors']} errors).",
             "",
-            f"Stress: {st['streams']} concurrent request streams for {st['seconds']} s: "
-            f"{st['requests']} requests, {st['throughput_per_s']}/s, "
+            f"Stress: {st['clients']} editor sessions on the same folder (one server each; "
+            f"the first writes the index, the others follow it), "
+            f"{st['streams_per_client']} concurrent request streams each, "
+            f"for {st['seconds']} s: {st['requests']} requests, {st['throughput_per_s']}/s, "
             f"p50 {st['latency']['p50']} ms, p99 {st['latency']['p99']} ms, "
-            f"{st['errors']} errors ({st.get('superseded', 0)} requests superseded by a newer "
-            f"one for the same document, as designed), RSS {st['rss_end_mb']} MB at the end.",
+            f"{st['errors']} errors ({st['superseded']} requests superseded by a newer "
+            f"one for the same document, as designed); server RSS at the end "
+            f"{', '.join(f'{mb} MB' for mb in st['rss_end_mb'])}.",
         ]
     if "scale" in r:
         lines += table(

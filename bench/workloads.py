@@ -289,32 +289,41 @@ async def ask_workload(root: Path, *, n_questions: int, n_repeats: int) -> dict[
 # --- memory and stress -------------------------------------------------------------------
 
 
-async def memory_and_stress(root: Path, *, n_requests: int, stress_seconds: float, streams: int):
-    terms = vocabulary(root, 400, seed=13)
-    files, positions = workload_files(root, terms, 1000)
+async def _editor_session(root: Path, files: list[tuple[Path, str, str]]) -> LspClient:
+    """One editor window on ``root``: a ``lore serve`` of its own, with the files open."""
     client = await LspClient.start([*LORE, "serve"], cwd=root)
     await client.initialize(root)
     await client.wait_for_progress_end()
     for path, language, text in files:
         client.open(path, language, text)
-    process = psutil.Process(client.pid)
+    return client
+
+
+async def memory_and_stress(
+    root: Path, *, n_requests: int, stress_seconds: float, clients: int, streams_per_client: int
+) -> dict[str, Any]:
+    """The leak check on one server, then a mixed load from several editor sessions at once.
+
+    Each extra session starts its own server on the same folder, which follows the first one's
+    index read-only, as a second editor window on a workspace does.
+    """
+    terms = vocabulary(root, 400, seed=13)
+    files, positions = workload_files(root, terms, 1000)
+    first = await _editor_session(root, files)
+    process = psutil.Process(first.pid)
     rss_start = process.memory_info().rss / 1e6
     rng = random.Random(17)
 
-    async def one(kind: int) -> tuple[float, bool]:
+    async def one(client: LspClient, kind: int) -> tuple[float, bool]:
         path, line, character = rng.choice(positions)
+        at = {
+            "textDocument": {"uri": path.as_uri()},
+            "position": {"line": line, "character": character},
+        }
         if kind < 6:
-            params = {
-                "textDocument": {"uri": path.as_uri()},
-                "position": {"line": line, "character": character},
-            }
-            _, elapsed, ok = await client.request("textDocument/hover", params)
+            _, elapsed, ok = await client.request("textDocument/hover", at)
         elif kind < 8:
-            params = {
-                "textDocument": {"uri": path.as_uri()},
-                "position": {"line": line, "character": character},
-            }
-            _, elapsed, ok = await client.request("textDocument/completion", params)
+            _, elapsed, ok = await client.request("textDocument/completion", at)
         elif kind < 9:
             _, elapsed, ok = await client.request(
                 "lore/search", {"query": rng.choice(terms), "k": 10}
@@ -327,26 +336,30 @@ async def memory_and_stress(root: Path, *, n_requests: int, stress_seconds: floa
 
     errors = 0
     for _ in range(n_requests):
-        _, ok = await one(rng.randrange(10))
+        _, ok = await one(first, rng.randrange(10))
         errors += not ok
     rss_after = process.memory_info().rss / 1e6
 
-    deadline = time.perf_counter() + stress_seconds
+    sessions = [first, *[await _editor_session(root, files) for _ in range(clients - 1)]]
     samples: list[float] = []
     stress_errors = 0
 
-    async def stream() -> None:
+    async def stream(client: LspClient, deadline: float) -> None:
         nonlocal stress_errors
         while time.perf_counter() < deadline:
-            elapsed, ok = await one(rng.randrange(10))
+            elapsed, ok = await one(client, rng.randrange(10))
             samples.append(elapsed)
             stress_errors += not ok
 
     started = time.perf_counter()
-    await asyncio.gather(*(stream() for _ in range(streams)))
+    deadline = started + stress_seconds
+    await asyncio.gather(
+        *(stream(c, deadline) for c in sessions for _ in range(streams_per_client))
+    )
     took = time.perf_counter() - started
-    rss_end = process.memory_info().rss / 1e6
-    await client.close()
+    rss_end = [psutil.Process(c.pid).memory_info().rss / 1e6 for c in sessions]
+    for client in sessions:
+        await client.close()
     return {
         "memory": {
             "rss_after_index_mb": round(rss_start, 1),
@@ -356,14 +369,15 @@ async def memory_and_stress(root: Path, *, n_requests: int, stress_seconds: floa
             "growth_mb": round(rss_after - rss_start, 1),
         },
         "stress": {
-            "streams": streams,
+            "clients": clients,
+            "streams_per_client": streams_per_client,
             "seconds": round(took, 1),
             "requests": len(samples),
             "throughput_per_s": round(len(samples) / took, 1),
             "latency": percentiles(samples),
             "errors": stress_errors,
-            "superseded": client.cancelled,
-            "rss_end_mb": round(rss_end, 1),
+            "superseded": sum(c.cancelled for c in sessions),
+            "rss_end_mb": [round(r, 1) for r in rss_end],
         },
     }
 

@@ -254,9 +254,20 @@ def render(r: dict[str, Any]) -> str:
             [
                 [mode, f["ndcg@10"], f["recall@100"], f.get("query_p50_ms", "")]
                 for mode, f in r["retrieval"].items()
-                if mode != "queries"
+                if mode not in ("queries", "answers")
             ],
         )
+        if "answers" in r["retrieval"]:
+            qa = r["retrieval"]["answers"]
+            lines += [
+                "",
+                f"RAISE on the same {r['retrieval']['queries']['count']} claims (extractive): "
+                f"the first citation is a relevant abstract in "
+                f"{qa['first_citation_relevant'] * 100:.1f} % of answers "
+                f"({qa['first_citation_relevant_when_answered'] * 100:.1f} % of those not "
+                f"declined); Lore declines {qa['declined'] * 100:.1f} %; "
+                f"answer p50 {qa['answer_p50_ms']} ms.",
+            ]
     if "ask" in r:
         a = r["ask"]
         lines += [

@@ -1,4 +1,5 @@
-"""Retrieval quality on SciFact dev: nDCG@10 and Recall@100 for Lore's modes and plain BM25.
+"""Retrieval quality on SciFact dev: nDCG@10 and Recall@100 for Lore's modes and plain BM25,
+and how RAISE answers the same claims: is the first citation relevant, how often it declines.
 
 Each abstract becomes a Markdown page `# title` + text, indexed by the real KnowledgeBase.
 Chunk hits are mapped to their document; a document ranks by its best chunk.
@@ -20,6 +21,8 @@ import tantivy
 from bench.data import WORK, scifact
 from lore.config import load_settings
 from lore.kb.knowledge_base import KnowledgeBase
+from lore.kb.lookup import Library
+from lore.raise_.pipeline import Pipeline
 
 
 def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
@@ -117,6 +120,7 @@ def evaluate_scifact(workdir: Path = WORK / "scifact") -> dict[str, dict[str, fl
                 "recall@100": round(statistics.fmean(recalls), 4),
                 "query_p50_ms": round(statistics.median(times), 2),
             }
+        answers = answer_quality(kb, queries, qrels)
     baseline = tantivy_baseline(queries)
     ndcgs = [
         ndcg_at(baseline[str(q.get("_id", q.get("id")))], qrels[str(q.get("_id", q.get("id")))])
@@ -131,7 +135,37 @@ def evaluate_scifact(workdir: Path = WORK / "scifact") -> dict[str, dict[str, fl
         "recall@100": round(statistics.fmean(recalls), 4),
     }
     results["queries"] = {"count": len(queries)}
+    results["answers"] = answers
     return results
+
+
+def answer_quality(
+    kb: KnowledgeBase, queries: list[dict], qrels: dict[str, dict[str, int]]
+) -> dict[str, float]:
+    """Each claim asked through RAISE (extractive): the first citation, declines, latency."""
+    pipeline = Pipeline()
+    library = Library([kb])
+    first_relevant = answered_first_relevant = answered = 0
+    times = []
+    for q in queries:
+        relevant = {d for d, r in qrels[str(q.get("_id", q.get("id")))].items() if r > 0}
+        started = time.perf_counter()
+        answer = pipeline.answer(library, q["text"], kb.settings)
+        times.append((time.perf_counter() - started) * 1000)
+        citations = answer.citations()
+        hit = bool(citations) and Path(citations[0]["path"]).stem in relevant
+        first_relevant += hit
+        if not answer.declined:
+            answered += 1
+            answered_first_relevant += hit
+    return {
+        "first_citation_relevant": round(first_relevant / len(queries), 4),
+        "first_citation_relevant_when_answered": round(
+            answered_first_relevant / max(1, answered), 4
+        ),
+        "declined": round(1 - answered / len(queries), 4),
+        "answer_p50_ms": round(statistics.median(times), 2),
+    }
 
 
 if __name__ == "__main__":

@@ -148,7 +148,7 @@ class Pipeline:
                 break
             rounds += 1
             analysis.queries.append(query)
-            act.search(library, evidence, [query], k=config.max_sources * 2)
+            act.search(library, evidence, [query], k=config.max_sources * 2, follow_up=True)
             hits = evidence.ranked()
             confidence, parts = iterate.confidence(analysis.key_terms, hits)
             trace.record("iterate", round=rounds, query=query, confidence=confidence, **parts)

@@ -339,6 +339,7 @@ def plot(scale: list[dict[str, Any]]) -> None:
         ax.plot(pages, values, marker="o")
         ax.set_title(title)
         ax.set_xlabel("pages")
+        ax.set_ylim(bottom=0)  # from zero, so run-to-run noise does not read as a trend
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)

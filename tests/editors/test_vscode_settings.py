@@ -31,3 +31,16 @@ def test_contributed_settings_exist_with_the_same_defaults() -> None:
         assert spec.get("description") or spec.get("markdownDescription"), key
         checked += 1
     assert checked >= 25
+
+
+def test_every_server_setting_is_contributed() -> None:
+    properties = json.loads(PACKAGE.read_text())["contributes"]["configuration"]["properties"]
+    contributed = {snake(key.removeprefix("lore.")) for key in properties}
+    defaults = Settings().model_dump(by_alias=True)
+    missing = [
+        f"{section}.{name}"
+        for section, values in defaults.items()
+        for name in values
+        if f"{section}.{name}" not in contributed
+    ]
+    assert not missing, f"not in package.json: {missing}"

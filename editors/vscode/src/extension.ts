@@ -7,7 +7,7 @@ import {
 } from "vscode-languageclient/node";
 import { resolveServerCommand } from "./command";
 import { AskResult, renderAnswer } from "./render";
-import { toServerSettings } from "./settings";
+import { Json, toServerSettings, userSection } from "./settings";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
@@ -43,6 +43,14 @@ async function pickedPython(): Promise<string | undefined> {
   }
 }
 
+/** The settings the user set (not the contributed defaults), in the server's shape. */
+function serverSettings(context: vscode.ExtensionContext, scope?: vscode.Uri): { [key: string]: Json } {
+  const config = vscode.workspace.getConfiguration("lore", scope);
+  const contributed: Record<string, unknown> = context.extension.packageJSON.contributes.configuration.properties;
+  const keys = Object.keys(contributed).map((key) => key.slice("lore.".length));
+  return toServerSettings(userSection(keys, (key) => config.inspect(key)));
+}
+
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const config = vscode.workspace.getConfiguration("lore");
   const server = resolveServerCommand({
@@ -58,7 +66,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: log,
-    initializationOptions: toServerSettings(config as unknown as Record<string, unknown>),
+    initializationOptions: serverSettings(context),
     synchronize: { configurationSection: "lore" },
     middleware: {
       workspace: {
@@ -68,9 +76,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
           if (!Array.isArray(result)) {
             return result;
           }
-          return result.map((section, i) =>
-            params.items[i]?.section === "lore" ? toServerSettings(section as Record<string, unknown>) : section,
-          );
+          return result.map((section, i) => {
+            const item = params.items[i];
+            if (item?.section !== "lore") {
+              return section;
+            }
+            return serverSettings(context, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined);
+          });
         },
       },
     },

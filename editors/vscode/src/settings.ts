@@ -2,6 +2,9 @@
  * VS Code's `lore.*` settings are camelCase (`lore.hover.minScore`); the server's settings tree
  * is snake_case (`hover.min_score`). Settings that only concern the extension (`server`,
  * `trace`) stay here.
+ *
+ * Only settings the user has set are sent: a contributed default would otherwise override the
+ * team's `lore.toml`, which the server reads first.
  */
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -35,6 +38,38 @@ export function toServerSettings(section: Record<string, unknown> | undefined): 
     if (!CLIENT_ONLY.has(key) && value !== undefined && typeof value !== "function") {
       out[snakeCase(key)] = convert(value);
     }
+  }
+  return out;
+}
+
+/** What `WorkspaceConfiguration.inspect` reports of one setting (the parts that matter here). */
+export interface Inspected {
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/**
+ * The `lore` section holding only the settings the user set, at any scope, nested by their
+ * dotted keys (`hover.minScore` → `{hover: {minScore}}`); the most specific scope wins.
+ */
+export function userSection(
+  keys: readonly string[],
+  inspect: (key: string) => Inspected | undefined,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const seen = inspect(key);
+    const value = seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue;
+    if (value === undefined) {
+      continue;
+    }
+    const parts = key.split(".");
+    let node = out;
+    for (const part of parts.slice(0, -1)) {
+      node = (node[part] ??= {}) as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]] = value;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { snakeCase, toServerSettings } from "../settings";
+import { snakeCase, toServerSettings, userSection } from "../settings";
 
 test("camelCase keys become the server's snake_case", () => {
   assert.equal(snakeCase("minScore"), "min_score");
@@ -31,4 +31,17 @@ test("the lore section maps to the server's settings tree", () => {
 
 test("an empty section is an empty tree", () => {
   assert.deepEqual(toServerSettings(undefined), {});
+});
+
+test("only settings the user set are sent, so lore.toml keeps its say", () => {
+  const scopes: Record<string, { globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown }> = {
+    "hover.minScore": { globalValue: 0.6, workspaceValue: 0.7 },
+    "llm.provider": { workspaceFolderValue: "openai", globalValue: "extractive" },
+    "chunk.maxChars": {},
+  };
+  const section = userSection(["hover.minScore", "hover.enabled", "llm.provider", "chunk.maxChars"], (key) => scopes[key]);
+  assert.deepEqual(toServerSettings(section), {
+    hover: { min_score: 0.7 },
+    llm: { provider: "openai" },
+  });
 });

@@ -66,7 +66,10 @@ CREATE TABLE IF NOT EXISTS terms (
     anchor TEXT NOT NULL,
     chunk_id INTEGER
 );
-CREATE INDEX IF NOT EXISTS terms_normalized ON terms(normalized);
+-- Covers completion's prefix scan (rowid, text and kind without touching the table) and
+-- serves exact lookups by normalized form; it replaces the plain index on normalized.
+CREATE INDEX IF NOT EXISTS terms_prefix ON terms(normalized, kind, text);
+DROP INDEX IF EXISTS terms_normalized;
 CREATE INDEX IF NOT EXISTS terms_text ON terms(text COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS terms_doc ON terms(doc_id);
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);

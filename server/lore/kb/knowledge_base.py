@@ -385,27 +385,35 @@ class KnowledgeBase:
         if not prefix:
             return []
         key = _native.normalize_term(prefix) or prefix.lower()
-        # A range scan of the `normalized` index: `LIKE` with `OR` and an `ORDER BY` over every
-        # match scans the whole vocabulary (tens of milliseconds on a large knowledge base).
-        # The first matches in index order are ranked here instead.
-        rows = self.catalog.reader.execute(
-            f"SELECT {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+        # A range scan of the covering `terms_prefix` index: `LIKE` with `OR` and an `ORDER BY`
+        # over every match scans the whole vocabulary (tens of milliseconds on a large
+        # knowledge base). The first matches in index order are ranked here, and only the
+        # chosen ones are read in full.
+        db = self.catalog.reader
+        candidates = db.execute(
+            "SELECT t.id, t.text, t.kind FROM terms t "
             "WHERE t.normalized >= ? AND t.normalized < ? ORDER BY t.normalized LIMIT ?",
             (key, key + "\U0010ffff", limit * 20),
         ).fetchall()
         kind_rank = {"heading": 0, "definition": 1, "title": 2, "identifier": 3}
-        rows.sort(key=lambda r: (kind_rank.get(r[2], 4), len(r[0])))
+        candidates.sort(key=lambda r: (kind_rank.get(r[2], 4), len(r[1])))
         seen: set[str] = set()
-        out: list[TermRecord] = []
-        for row in rows:
-            term = self._term(row)
-            if term.text.lower() in seen:
-                continue
-            seen.add(term.text.lower())
-            out.append(term)
-            if len(out) >= limit:
-                break
-        return out
+        chosen: list[int] = []
+        for term_id, text, _kind in candidates:
+            if text.lower() not in seen:
+                seen.add(text.lower())
+                chosen.append(term_id)
+                if len(chosen) >= limit:
+                    break
+        if not chosen:
+            return []
+        rows = db.execute(
+            f"SELECT t.id, {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+            f"WHERE t.id IN ({','.join('?' * len(chosen))})",
+            chosen,
+        )
+        by_id = {row[0]: self._term(row[1:]) for row in rows}
+        return [by_id[term_id] for term_id in chosen if term_id in by_id]
 
     def headings(self, query: str = "", limit: int = 200) -> list[TermRecord]:
         """Headings and page titles whose text contains ``query`` (case-insensitive)."""

@@ -57,6 +57,17 @@ def _run_with_peak_rss(command: list[str]) -> tuple[subprocess.CompletedProcess,
     return done, time.perf_counter() - started, peak / 1e6
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak RSS so far (Linux ``VmHWM``), or None where that is not available."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1000, 1)
+    except OSError:
+        pass
+    return None
+
+
 def index_runs(root: Path) -> dict[str, Any]:
     """Cold index, no-change re-index, re-index after touching 1 % of the files."""
     shutil.rmtree(root / ".lore", ignore_errors=True)
@@ -358,6 +369,7 @@ async def memory_and_stress(
     )
     took = time.perf_counter() - started
     rss_end = [psutil.Process(c.pid).memory_info().rss / 1e6 for c in sessions]
+    peak = peak_rss_mb(first.pid)
     for client in sessions:
         await client.close()
     return {
@@ -367,6 +379,7 @@ async def memory_and_stress(
             "requests": n_requests,
             "errors": errors,
             "growth_mb": round(rss_after - rss_start, 1),
+            "peak_rss_mb": peak,
         },
         "stress": {
             "clients": clients,

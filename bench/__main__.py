@@ -321,6 +321,36 @@ def render(r: dict[str, Any]) -> str:
             ],
         )
         lines.append("\n![Index time, hover p99 and memory against corpus size](bench-scale.png)")
+        cold = [p for p in r["scale"] if "cold_start" in p]
+        if cold:
+            lines += [
+                "",
+                "Cold start: the editor opens the folder with no index; the server "
+                "builds it in the background while hovers go on.",
+            ]
+            lines += table(
+                [
+                    "pages",
+                    "index s (in the server)",
+                    "hovers during it",
+                    "with content",
+                    "hover p50 ms",
+                    "hover p99 ms",
+                    "server peak RSS MB",
+                ],
+                [
+                    [
+                        p["pages"],
+                        p["cold_start"]["index_seconds"],
+                        p["cold_start"]["hovers"],
+                        p["cold_start"]["hovers_with_content"],
+                        p["cold_start"]["hover"]["p50"],
+                        p["cold_start"]["hover"]["p99"],
+                        p["cold_start"]["server_peak_rss_mb"],
+                    ]
+                    for p in cold
+                ],
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -436,4 +436,40 @@ async def scale_point(root: Path) -> dict[str, Any]:
         "index_peak_rss_mb": round(peak, 1),
         "hover": percentiles(hover),
         "server_rss_mb": round(rss, 1),
+        "cold_start": await hover_while_indexing(root, files, positions),
+    }
+
+
+async def hover_while_indexing(
+    root: Path, files: list[tuple[Path, str, str]], positions: list[tuple[Path, int, int]]
+) -> dict[str, Any]:
+    """An editor opened on a folder with no index: hovers go on while the server builds it."""
+    shutil.rmtree(root / ".lore", ignore_errors=True)
+    client = await LspClient.start([*LORE, "serve"], cwd=root)
+    started = time.perf_counter()
+    await client.initialize(root)
+    for path, language, text in files:
+        client.open(path, language, text)
+    times: list[float] = []
+    answered = 0
+    while client.progress_ends < 1:
+        for path, line, character in positions[:20]:
+            result, elapsed, _ = await client.request(
+                "textDocument/hover",
+                {
+                    "textDocument": {"uri": path.as_uri()},
+                    "position": {"line": line, "character": character},
+                },
+            )
+            times.append(elapsed)
+            answered += result is not None
+    indexed_after = time.perf_counter() - started
+    peak = peak_rss_mb(client.pid)
+    await client.close()
+    return {
+        "index_seconds": round(indexed_after, 2),
+        "hovers": len(times),
+        "hovers_with_content": answered,
+        "hover": percentiles(times),
+        "server_peak_rss_mb": peak,
     }

@@ -25,6 +25,7 @@ from lore.kb.knowledge_base import IndexError_, KnowledgeBase
 from lore.kb.lookup import Library
 from lore.kb.types import IndexProgress, IndexReport
 from lore.llm.registry import Providers
+from lore.ops.memory import limit_malloc_arenas
 from lore.raise_ import Pipeline
 
 EXIT_OK = 0
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # before any thread starts: see lore.ops.memory
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

@@ -106,9 +106,9 @@ class Library:
         results.sort(key=lambda r: r.score, reverse=True)
         return results[:k]
 
-    def search_headings(self, query: str, k: int) -> list[SearchResult]:
-        """Full-text results only (headings weigh most): a fraction of a hybrid search's cost,
-        and all a hover's heading check needs."""
+    def search_fulltext(self, query: str, k: int) -> list[SearchResult]:
+        """Full-text (BM25) results only: a fraction of a hybrid search's cost, and enough for a
+        hover's heading check or an answer's follow-up queries."""
         results = [r for kb in self.bases for r in kb.search_bm25(query, k)]
         results.sort(key=lambda r: r.score, reverse=True)
         return results[:k]
@@ -209,7 +209,7 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
         # A single plain word only hovers when it is a defined term (above).
         return None
     best: tuple[float, SearchResult] | None = None
-    for result in library.search_headings(" ".join(parts), 3):
+    for result in library.search_fulltext(" ".join(parts), 3):
         heading_words = set(_native.split_identifier(" ".join(result.chunk.heading_path)))
         matched = sum(p in heading_words for p in parts)
         coverage = matched / len(parts)

@@ -41,10 +41,19 @@ ranking leads (on SciFact dev, equal votes cost 0.7 points of first-citation pre
 def search(
     library: Library, evidence: Evidence, queries: list[str], k: int, *, follow_up: bool = False
 ) -> None:
-    """Hybrid search for each query; ranks fused across queries, the first query leading."""
+    """Search for each query and fuse the ranks, the first query leading.
+
+    The leading query gets a hybrid search; follow-ups (the plan's reformulations, feedback
+    queries) get full text only. The vector scan is most of a hybrid search's cost on a large
+    knowledge base, and for follow-ups it changed no answer measurably: on the 29k-page AWS
+    docs an answer takes 50 ms instead of 97 ms at p50, on SciFact first-citation precision
+    moved from 56.7 % to 56.5 %.
+    """
     for n, query in enumerate(queries):
-        weight = FOLLOW_UP_WEIGHT if follow_up or n > 0 else 1.0
-        for rank, result in enumerate(library.search(query, k), start=1):
+        leading = n == 0 and not follow_up
+        weight = 1.0 if leading else FOLLOW_UP_WEIGHT
+        results = library.search(query, k) if leading else library.search_fulltext(query, k)
+        for rank, result in enumerate(results, start=1):
             vote = weight / (10 + rank) + result.scores.get("exact", 0.0) * 0.05
             evidence.add(result.chunk, vote, "search")
 

@@ -12,7 +12,7 @@ from lsprotocol import types
 from lore.llm.base import Cancelled
 from lore.lsp import code_actions
 from lore.lsp.code_actions import Action
-from lore.lsp.server import LoreServer
+from lore.lsp.server import LoreServer, request_param
 from lore.raise_ import Answer
 
 # Line comments by languageId; block comments for languages without them.
@@ -121,12 +121,6 @@ def _wrap(text: str, width: int) -> list[str]:
     return out
 
 
-def _param(params: Any, name: str) -> Any:
-    if isinstance(params, dict):
-        return params.get(name)
-    return getattr(params, name, None)
-
-
 async def ask(ls: LoreServer, question: str, *, token: types.ProgressToken | None = None) -> Answer:
     """Answer ``question`` through the queue, reporting each stage and each streamed token."""
     loop = asyncio.get_running_loop()
@@ -206,14 +200,14 @@ def register(server: LoreServer) -> None:
     @server.feature("lore/ask")
     async def lore_ask(ls: LoreServer, params: Any) -> dict[str, Any]:
         async with ls.measured("lore/ask"):
-            question = str(_param(params, "question") or "").strip()
+            question = str(request_param(params, "question") or "").strip()
             if not question:
                 raise ValueError("lore/ask needs a question")
             try:
-                answer = await ask(ls, question, token=_param(params, "workDoneToken"))
+                answer = await ask(ls, question, token=request_param(params, "workDoneToken"))
             except Cancelled:
                 raise asyncio.CancelledError from None
-            return answer.to_json(trace=bool(_param(params, "trace")))
+            return answer.to_json(trace=bool(request_param(params, "trace")))
 
     @server.command("lore.ask")
     async def ask_command(ls: LoreServer, question: str = "") -> dict[str, Any]:

@@ -9,16 +9,9 @@ from lsprotocol import types
 
 from lore.kb.lookup import file_uri
 from lore.lsp import lifecycle
-from lore.lsp.server import LoreServer
+from lore.lsp.server import LoreServer, request_param
 
 log = logging.getLogger("lore.lsp")
-
-
-def _param(params: Any, name: str, default: Any = None) -> Any:
-    """A field of a custom request's params, which pygls hands over as an object."""
-    if isinstance(params, dict):
-        return params.get(name, default)
-    return getattr(params, name, default)
 
 
 def status(ls: LoreServer) -> dict[str, Any]:
@@ -41,8 +34,8 @@ def register(server: LoreServer) -> None:
     @server.feature("lore/search")
     async def search(ls: LoreServer, params: Any) -> dict[str, Any]:
         async with ls.measured("lore/search"):
-            query = str(_param(params, "query", "") or "")
-            k = int(_param(params, "k", None) or ls.settings.search.default_k)
+            query = str(request_param(params, "query", "") or "")
+            k = int(request_param(params, "k", None) or ls.settings.search.default_k)
             if not query.strip():
                 return {"results": []}
             cached = ls.cached("search", f"{k}:{query}")

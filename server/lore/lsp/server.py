@@ -157,6 +157,13 @@ class LoreServer(LanguageServer):
         log.warning("server error (%s): %s", getattr(source, "__name__", source), error)
 
 
+def request_param(params: Any, name: str, default: Any = None) -> Any:
+    """A field of a custom request's params, which pygls hands over as a dict or an object."""
+    if isinstance(params, dict):
+        return params.get(name, default)
+    return getattr(params, name, default)
+
+
 def create_server() -> LoreServer:
     """A server with every feature registered, in order."""
     from lore.lsp import (

@@ -175,8 +175,6 @@ class Pipeline:
                 confidence,
                 evaluation,
                 data["provider"],
-                data["degraded"],
-                data.get("degraded_reason"),
                 cached=True,
                 trace=trace.to_json(),
                 cited=data["cited"],
@@ -229,11 +227,10 @@ class Pipeline:
             trace=trace.to_json(),
             cited=cited,
         )
-        if degraded_reason is None:
+        if degraded_reason is None:  # a degraded answer is not kept: the LLM may be back soon
             payload = {
                 "answer": text,
                 "provider": provider,
-                "degraded": False,
                 "evaluation": evaluation.to_json(),
                 "cited": cited,
             }

@@ -22,6 +22,7 @@ from bench.lspclient import LspClient
 from lore import _native
 from lore.config import load_settings
 from lore.kb.knowledge_base import KnowledgeBase
+from lore.ops.metrics import percentile
 
 LORE = [sys.executable, "-m", "lore"]
 FLOOR = [sys.executable, str(Path(__file__).with_name("floor_server.py"))]
@@ -32,11 +33,13 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in samples_s)
     if not ms:
         return {"n": 0}
-
-    def at(fraction: float) -> float:
-        return round(ms[min(len(ms) - 1, round(fraction * (len(ms) - 1)))], 3)
-
-    return {"n": len(ms), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": round(ms[-1], 3)}
+    return {
+        "n": len(ms),
+        "p50": round(percentile(ms, 0.50), 3),
+        "p95": round(percentile(ms, 0.95), 3),
+        "p99": round(percentile(ms, 0.99), 3),
+        "max": round(ms[-1], 3),
+    }
 
 
 # --- indexing ----------------------------------------------------------------------------

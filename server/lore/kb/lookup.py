@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from lore import _native
 from lore.config import Settings
@@ -278,7 +277,7 @@ def _escape_md(text: str) -> str:
 
 
 def file_uri(path: str) -> str:
-    return "file://" + quote(path)
+    return Path(path).as_uri()
 
 
 # --- completion --------------------------------------------------------------------------

@@ -234,18 +234,16 @@ class KnowledgeBase:
     def index(
         self,
         *,
-        paths: Sequence[Path] | None = None,
         progress: Callable[[IndexProgress], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> IndexReport:
         """Bring the index up to date with the files.
 
         Incremental and crash-safe; checks ``cancelled`` between batches and stops early
-        (what was committed stays). ``paths`` names the files known to have changed; the run
-        still compares every file cheaply (size and mtime), so it is only a hint. Raises
-        ``IndexBusyError`` when read-only.
+        (what was committed stays). Every file is compared by size and mtime, which costs less
+        than trusting a list of changed files from the editor. Raises ``IndexBusyError`` when
+        read-only.
         """
-        del paths  # the size/mtime comparison of all files costs less than trusting a list
         if self.read_only:
             raise IndexBusyError(
                 f"another process is writing the index in {self.index_dir} (is `lore serve` "

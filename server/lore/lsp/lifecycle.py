@@ -98,11 +98,11 @@ async def _open_bases(ls: LoreServer) -> None:
     ls.library.bases = bases
 
 
-async def reindex(ls: LoreServer, *, reason: str, paths: list[Path] | None = None) -> None:
+async def reindex(ls: LoreServer, *, reason: str) -> None:
     """Bring every writable knowledge base up to date, reporting ``$/progress``.
 
     The user may cancel from the progress notification: the run stops after the batch in
-    hand, keeping what was committed. ``paths`` are the files known to have changed.
+    hand, keeping what was committed.
     """
     writable = [kb for kb in ls.bases() if not kb.read_only]
     token = str(uuid.uuid4())
@@ -143,7 +143,7 @@ async def reindex(ls: LoreServer, *, reason: str, paths: list[Path] | None = Non
                 def cancelled() -> bool:
                     return job.cancelled or (user_cancel is not None and user_cancel.cancelled())
 
-                return kb.index(paths=paths, progress=report, cancelled=cancelled)
+                return kb.index(progress=report, cancelled=cancelled)
 
             outcome = await ls.run_job("background", run)
             indexed += outcome.indexed

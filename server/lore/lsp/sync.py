@@ -30,10 +30,9 @@ def schedule_reindex(ls: LoreServer, paths: list[Path]) -> None:
 
     def fire() -> None:
         ls.reindex_handle = None
-        changed = sorted(ls.pending_changes)
+        reason = f"{len(ls.pending_changes)} changed files"
         ls.pending_changes.clear()
-        reason = f"{len(changed)} changed files"
-        ls.spawn(lifecycle.reindex(ls, reason=reason, paths=changed), "reindex")
+        ls.spawn(lifecycle.reindex(ls, reason=reason), "reindex")
 
     ls.reindex_handle = loop.call_later(ls.settings.index.debounce_ms / 1000, fire)
 

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lore.config import Settings, SettingsError, load_settings
-from lore.kb.knowledge_base import IndexError_, KnowledgeBase
+from lore.kb.knowledge_base import IndexBusyError, IndexError_, KnowledgeBase
 from lore.kb.lookup import Library
 from lore.kb.types import IndexProgress, IndexReport
 from lore.llm.registry import Providers
@@ -159,12 +159,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
     with _open(root, settings) as kb:
         if kb.repaired:
             err.print(f"[yellow]lore: {kb.repaired}[/]")
-        if kb.read_only:
-            raise UsageError(
-                f"another process is writing the index in {kb.index_dir} "
-                "(is `lore serve` running on this folder?)"
-            )
-        report = _index_with_progress(kb, show=err.is_terminal and not args.json)
+        try:
+            report = _index_with_progress(kb, show=err.is_terminal and not args.json)
+        except IndexBusyError as exc:  # another process writes this index
+            raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -202,11 +200,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
     query = args.query.strip()
     if not query:
         raise UsageError("the query is empty")
-    k = args.k if args.k is not None else None
-    if k is not None and k <= 0:
+    if args.k is not None and args.k <= 0:
         raise UsageError("-k must be a positive number")
     with _open_indexed(args) as kb:
-        results = kb.search(query, k or kb.settings.search.default_k)
+        results = kb.search(query, args.k or kb.settings.search.default_k)
     if args.json:
         print(
             json.dumps({"query": query[:1000], "results": [r.to_json() for r in results]}, indent=2)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import uuid
 from typing import Any
 
@@ -108,17 +109,9 @@ def comment_block(answer: Answer, language_id: str, indent: str, heading: str) -
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    out: list[str] = []
-    line = ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            out.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    if line:
-        out.append(line)
-    return out
+    # Words stay whole (a long path or URL is not split): a comment line may run over.
+    flat = " ".join(text.split())
+    return textwrap.wrap(flat, width, break_long_words=False, break_on_hyphens=False)
 
 
 async def ask(ls: LoreServer, question: str, *, token: types.ProgressToken | None = None) -> Answer:

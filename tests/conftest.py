@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lore.config import load_settings
+from lore.kb.knowledge_base import KnowledgeBase
+from lore.kb.lookup import Library
+
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"
 
 
@@ -16,3 +20,12 @@ def kb_root(tmp_path: Path) -> Path:
     root = tmp_path / "kb"
     shutil.copytree(FIXTURE_KB, root)
     return root
+
+
+@pytest.fixture
+def library(kb_root: Path):
+    """The fixture knowledge base, indexed, as the one base of a library."""
+    kb = KnowledgeBase.open(kb_root, load_settings(kb_root))
+    kb.index()
+    yield Library([kb])
+    kb.close()

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lore.config import LlmSettings, load_settings
-from lore.kb.knowledge_base import KnowledgeBase
+from lore.config import LlmSettings
 from lore.kb.lookup import Library
 from lore.llm.base import Cancelled, ProviderError
 from lore.llm.openai import OpenAIProvider
@@ -141,14 +140,6 @@ def test_api_keys_come_from_the_environment_and_never_reach_the_audit_log(
     assert "messages" not in lines[1]  # prompts only when audit_prompts asks for them
     text = (tmp_path / "audit" / "llm.jsonl").read_text()
     assert "sk-test" not in text and "TEST_LLM_KEY" not in text
-
-
-@pytest.fixture
-def library(kb_root: Path):
-    kb = KnowledgeBase.open(kb_root, load_settings(kb_root))
-    kb.index()
-    yield Library([kb])
-    kb.close()
 
 
 def pipeline_settings(library: Library, *urls: str):

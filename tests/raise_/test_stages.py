@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from lore.config import load_settings
-from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
 from lore.raise_ import Pipeline
 from lore.raise_.evaluate import evaluate, supported
@@ -52,14 +50,6 @@ def test_sentences_skip_headings_code_and_markup() -> None:
     found = [s for s, _ in sentences(text)]
     assert "Pause the scheduler now." in found
     assert not any("ledgerctl" in s or "Mitigation" in s for s in found)
-
-
-@pytest.fixture
-def library(kb_root: Path):
-    kb = KnowledgeBase.open(kb_root, load_settings(kb_root))
-    kb.index()
-    yield Library([kb])
-    kb.close()
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 SERVER = [sys.executable, "-m", "lore", "serve"]
@@ -42,6 +43,21 @@ def plain(value):
 
 async def request(client: LanguageClient, method: str, params: dict):
     return plain(await client.protocol.send_request_async(method, params))
+
+
+async def settled(futures: list) -> list:
+    """Each future's result, or the error it ended with."""
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(await asyncio.wrap_future(future))
+        except JsonRpcException as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def is_cancelled(outcome: object) -> bool:
+    return isinstance(outcome, JsonRpcException) and outcome.code == -32800
 
 
 def progress_ends(client: LanguageClient) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from .conftest import progress_ends, request, wait_for
+from .conftest import is_cancelled, progress_ends, request, settled, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -232,21 +231,6 @@ async def test_cancelled_requests_are_answered_and_the_server_goes_on(
     for outcome in outcomes:
         assert isinstance(outcome, types.Hover) or is_cancelled(outcome), outcome
     assert await hover_text(client, main, 3, 14) is not None
-
-
-async def settled(futures: list) -> list:
-    """Each future's result, or the error it ended with."""
-    outcomes = []
-    for future in futures:
-        try:
-            outcomes.append(await asyncio.wrap_future(future))
-        except JsonRpcException as exc:
-            outcomes.append(exc)
-    return outcomes
-
-
-def is_cancelled(outcome: object) -> bool:
-    return isinstance(outcome, JsonRpcException) and outcome.code == -32800
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from .conftest import SERVER, progress_ends, request, wait_for
+from .conftest import SERVER, progress_ends, request, settled, wait_for
 
 PAGES = 300
 
@@ -124,12 +123,7 @@ async def test_hovers_waiting_behind_the_index_supersede_each_other(
     client.protocol.notify(
         types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token=token)
     )
-    outcomes = []
-    for future in futures:
-        try:
-            outcomes.append(await asyncio.wrap_future(future))
-        except JsonRpcException as exc:
-            outcomes.append(exc)
+    outcomes = await settled(futures)
     # ... and only the newest hover runs: the older ones end as RequestCancelled.
     assert [getattr(o, "code", None) for o in outcomes[:-1]] == [-32800] * 9
     assert not isinstance(outcomes[-1], Exception)

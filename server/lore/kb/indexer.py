@@ -47,18 +47,19 @@ def run_index(
     present = {f.rel_path for f in walked.files}
     removed = sorted(set(known) - present)
 
-    # Unchanged by size and mtime: not even read. Otherwise compare hashes before re-chunking.
-    candidates = [
+    # Unchanged by size and mtime: not even read. A known file whose size or mtime moved is
+    # hashed before re-chunking (a touch or a checkout keeps its content); a new file is
+    # simply prepared, which hashes it anyway.
+    changed = [f for f in walked.files if f.rel_path not in known]
+    suspects = [
         f
         for f in walked.files
-        if f.rel_path not in known or known[f.rel_path][:2] != (f.size, f.mtime_ns)
+        if f.rel_path in known and known[f.rel_path][:2] != (f.size, f.mtime_ns)
     ]
-    hashes = _native.hash_files([f.path for f in candidates]) if candidates else []
+    hashes = _native.hash_files([f.path for f in suspects]) if suspects else []
     touched: list[tuple[int, int, str]] = []
-    changed = []
-    for entry, digest in zip(candidates, hashes, strict=True):
-        old = known.get(entry.rel_path)
-        if old is not None and digest is not None and old[2] == digest:
+    for entry, digest in zip(suspects, hashes, strict=True):
+        if digest is not None and known[entry.rel_path][2] == digest:
             touched.append((entry.size, entry.mtime_ns, entry.rel_path))
         else:
             changed.append(entry)

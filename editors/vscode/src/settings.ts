@@ -33,13 +33,8 @@ function convert(value: unknown): Json {
 
 /** The `lore` section as the server expects it. */
 export function toServerSettings(section: Record<string, unknown> | undefined): { [key: string]: Json } {
-  const out: { [key: string]: Json } = {};
-  for (const [key, value] of Object.entries(section ?? {})) {
-    if (!CLIENT_ONLY.has(key) && value !== undefined && typeof value !== "function") {
-      out[snakeCase(key)] = convert(value);
-    }
-  }
-  return out;
+  const serverOnly = Object.entries(section ?? {}).filter(([key]) => !CLIENT_ONLY.has(key));
+  return convert(Object.fromEntries(serverOnly)) as { [key: string]: Json };
 }
 
 /** What `WorkspaceConfiguration.inspect` reports of one setting (the parts that matter here). */

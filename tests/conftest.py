@@ -14,6 +14,14 @@ from lore.kb.lookup import Library
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"
 
 
+@pytest.fixture(autouse=True)
+def user_config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """An empty user configuration folder, so that the developer's own settings stay out."""
+    home = tmp_path_factory.mktemp("config-home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def kb_root(tmp_path: Path) -> Path:
     """A fresh copy of the fixture knowledge base (its index lands in the copy)."""

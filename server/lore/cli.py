@@ -121,9 +121,12 @@ def _root(value: str) -> Path:
 
 def _settings(root: Path) -> Settings:
     try:
-        return load_settings(root)
+        settings = load_settings(root)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    if settings.trust_notice:
+        print(f"lore: {settings.trust_notice}", file=sys.stderr)
+    return settings
 
 
 def _open(root: Path, settings: Settings, *, read_only: bool = False) -> KnowledgeBase:

@@ -3,11 +3,17 @@
 Sources, later ones win:
 
 1. the defaults below;
-2. ``lore.toml`` at the root, or else ``[tool.lore]`` in the root's ``pyproject.toml``;
-3. ``LORE_*`` environment variables, nested keys joined with ``__``
+2. the user's own ``lore.toml`` in ``$XDG_CONFIG_HOME/lore/`` (``~/.config/lore/``);
+3. the workspace's ``lore.toml`` at the root, or else ``[tool.lore]`` in its ``pyproject.toml``;
+4. ``LORE_*`` environment variables, nested keys joined with ``__``
    (``LORE_LLM__TIMEOUT_S=10``);
-4. overlays handed in by the caller, in order: the language server passes its
+5. overlays handed in by the caller, in order: the language server passes its
    ``initializationOptions`` and then the ``workspace/configuration`` section ``lore``.
+
+A workspace file comes with the repository, so it is not trusted: settings marked
+:data:`USER_ONLY` (where data is sent, which variable is sent as a key) are taken from it only
+when the user's own configuration lists the workspace in ``trust.workspaces``. Otherwise they are
+dropped and :attr:`Settings.trust_notice` says which and why.
 
 Invalid values raise :class:`SettingsError`, whose message names the key in dotted form.
 Secrets never live here: an endpoint names the *environment variable* that holds its key.
@@ -22,10 +28,22 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_FILE = "lore.toml"
+
+USER_ONLY: dict[str, Any] = {"user_only": True}
+"""``json_schema_extra`` of a setting that sends data off the machine, or decides what is sent.
+A workspace's own file cannot set it unless the user trusts that workspace."""
 
 # The file's values for the load in progress; read by Settings.settings_customise_sources.
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("lore_file_settings", default=None)
@@ -199,10 +217,20 @@ class LlmSettings(_Section):
     max_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
     stream: bool = Field(True, description="Stream tokens as they are generated.")
     endpoints: list[EndpointSettings] = Field(
-        default_factory=list, description="Endpoints, tried in order of health and speed."
+        default_factory=list,
+        description="Endpoints, tried in order of health and speed.",
+        json_schema_extra=USER_ONLY,
     )
     audit_prompts: bool = Field(
         False, description="Also write full prompts into the audit log (off: metadata only)."
+    )
+
+
+class TrustSettings(_Section):
+    workspaces: list[str] = Field(
+        default_factory=list,
+        description="Workspace folders whose own lore.toml may set the user-only settings.",
+        json_schema_extra=USER_ONLY,
     )
 
 
@@ -230,7 +258,10 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     raise_: RaiseSettings = Field(default_factory=RaiseSettings, alias="raise")
     llm: LlmSettings = Field(default_factory=LlmSettings)
+    trust: TrustSettings = Field(default_factory=TrustSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+
+    _trust_notice: str | None = PrivateAttr(default=None)
 
     @classmethod
     def settings_customise_sources(
@@ -248,6 +279,11 @@ class Settings(BaseSettings):
         """Where the index of ``root`` lives."""
         path = Path(self.index.dir).expanduser()
         return path if path.is_absolute() else root / path
+
+    @property
+    def trust_notice(self) -> str | None:
+        """Why settings of the workspace file were ignored, or None when none were."""
+        return self._trust_notice
 
     def public_dict(self) -> dict[str, Any]:
         """The settings as plain data, safe to show or log (keys are never in here)."""
@@ -268,6 +304,17 @@ class _FileSource(PydanticBaseSettingsSource):
         return dict(self._values)
 
 
+def user_config_path() -> Path:
+    """The user's own settings file: ``$XDG_CONFIG_HOME/lore/lore.toml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "lore" / CONFIG_FILE
+
+
+def config_file_name(root: Path) -> str:
+    """The workspace file that holds ``root``'s settings, as a user would name it."""
+    return CONFIG_FILE if (root / CONFIG_FILE).is_file() else "pyproject.toml [tool.lore]"
+
+
 def read_config_file(root: Path) -> dict[str, Any]:
     """The settings table of ``root``: ``lore.toml``, else ``[tool.lore]`` of ``pyproject.toml``."""
     lore_toml = root / CONFIG_FILE
@@ -283,6 +330,44 @@ def read_config_file(root: Path) -> dict[str, Any]:
         source = lore_toml if lore_toml.is_file() else pyproject
         raise SettingsError(source.name, str(exc)) from exc
     return {}
+
+
+def read_user_config() -> dict[str, Any]:
+    """The user's own settings file, or nothing when there is none."""
+    path = user_config_path()
+    try:
+        if path.is_file():
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(str(path), str(exc)) from exc
+    return {}
+
+
+def user_only_keys() -> list[str]:
+    """Dotted keys of the settings a workspace file may set only with the user's consent."""
+    keys = []
+    for section_name, section_field in Settings.model_fields.items():
+        model = section_field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for name, field in model.model_fields.items():
+            if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get(
+                "user_only"
+            ):
+                keys.append(f"{section_field.alias or section_name}.{name}")
+    return keys
+
+
+def _without_user_only(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``values`` less the user-only settings, and the dotted keys that were dropped."""
+    kept = {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items()}
+    dropped = []
+    for key in user_only_keys():
+        section, name = key.split(".")
+        table = kept.get(section)
+        if isinstance(table, dict) and name in table:
+            del table[name]
+            dropped.append(key)
+    return kept, dropped
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,18 +386,48 @@ def load_settings(root: Path | None = None, *overlays: Mapping[str, Any] | None)
 
     Raises :class:`SettingsError` naming the first invalid key.
     """
-    file_values = read_config_file(root) if root is not None else {}
+    user_values = read_user_config()
+    workspace_values = read_config_file(root) if root is not None else {}
     merged: dict[str, Any] = {}
     for overlay in overlays:
         if overlay:
             merged = deep_merge(merged, overlay)
+    notice = None
+    safe_values, dropped = _without_user_only(workspace_values)
+    if root is not None and dropped:
+        # The user's own sources alone decide whether this workspace is trusted.
+        if _is_listed(root, _build(user_values, merged).trust.workspaces):
+            safe_values = workspace_values
+        else:
+            notice = _ignored_message(root, dropped)
+    settings = _build(deep_merge(user_values, safe_values), merged)
+    settings._trust_notice = notice
+    return settings
+
+
+def _build(file_values: dict[str, Any], overlay: dict[str, Any]) -> Settings:
     token = _FILE_VALUES.set(file_values)
     try:
-        return Settings(**merged)
+        return Settings(**overlay)
     except ValidationError as exc:
         raise _settings_error(exc) from None
     finally:
         _FILE_VALUES.reset(token)
+
+
+def _is_listed(root: Path, workspaces: list[str]) -> bool:
+    here = root.resolve()
+    return any(Path(w).expanduser().resolve() == here for w in workspaces)
+
+
+def _ignored_message(root: Path, dropped: list[str]) -> str:
+    keys = ", ".join(dropped)
+    return (
+        f"{root / config_file_name(root)} sets {keys}, which decide where data is sent; "
+        f"ignored, because a workspace's own file may not set them. Set them in "
+        f"{user_config_path()}, a LORE_* environment variable or the editor's settings, or add "
+        f"this folder to trust.workspaces there (see docs/security.md)."
+    )
 
 
 def _settings_error(exc: ValidationError) -> SettingsError:
@@ -324,18 +439,23 @@ def _settings_error(exc: ValidationError) -> SettingsError:
 def reference_rows() -> list[tuple[str, str, str, str]]:
     """``(key, type, default, meaning)`` for every setting, for the configuration reference."""
     rows: list[tuple[str, str, str, str]] = []
+    user_only = set(user_only_keys())
     for section_name, section_field in Settings.model_fields.items():
         section_key = section_field.alias or section_name
         model = section_field.annotation
         assert isinstance(model, type) and issubclass(model, BaseModel)
         for name, field in model.model_fields.items():
             default = field.get_default(call_default_factory=True)
+            key = f"{section_key}.{name}"
+            meaning = field.description or ""
+            if key in user_only:
+                meaning += " **User-only.**"
             rows.append(
                 (
-                    f"{section_key}.{name}",
+                    key,
                     _type_name(field.annotation),
                     "(required)" if field.is_required() else _toml_value(default),
-                    field.description or "",
+                    meaning,
                 )
             )
     return rows

@@ -43,9 +43,10 @@ def test_pyproject_tool_lore_table(tmp_path: Path) -> None:
 
 
 def test_endpoints_list_and_key_from_the_named_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_config_home: Path
 ) -> None:
-    (tmp_path / "lore.toml").write_text(
+    (user_config_home / "lore").mkdir()
+    (user_config_home / "lore" / "lore.toml").write_text(
         '[llm]\nprovider = "openai"\n[[llm.endpoints]]\nbase_url = "http://127.0.0.1:9/v1"\n'
         'model = "m"\napi_key_env = "TEST_LORE_KEY"\n',
         encoding="utf-8",

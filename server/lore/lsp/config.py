@@ -67,6 +67,9 @@ def apply_settings(ls: LoreServer, *, report: bool) -> None:
         log.warning("%s; keeping the previous settings", exc)
         ls.show(f"{exc}. The previous value is kept.", types.MessageType.Warning)
         return
+    if settings.trust_notice and settings.trust_notice != ls.settings.trust_notice:
+        log.warning("%s", settings.trust_notice)
+        ls.show(settings.trust_notice, types.MessageType.Warning)
     changed_cache = settings.cache != ls.settings.cache
     ls.settings = settings
     if changed_cache:

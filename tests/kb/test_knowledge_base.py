@@ -168,3 +168,14 @@ def test_an_embedder_change_reembeds(kb_root: Path) -> None:
         assert report.reembedded and report.indexed == 6
         assert kb.status()["embedder"]["dim"] == 64
         assert kb.search_vector("settlement window", 1)[0].chunk.heading == "Settlement window"
+
+
+@pytest.mark.parametrize("content", ["x", ".", "---", "# h", "😀🎉"])
+def test_a_page_without_words_leaves_search_working(kb_root: Path, content: str) -> None:
+    (kb_root / "x.md").write_text(content, encoding="utf-8")
+    with open_kb(kb_root) as kb:
+        kb.index()
+        for query in ("settlement window", content, "h x"):
+            kb.search(query, 5)  # no TypeError from a word-less chunk's vector
+        assert kb.search("settlement window", 5)[0].chunk.path == "glossary/terms.md"
+        assert kb.search_vector("settlement window", 50)

@@ -289,9 +289,11 @@ class Catalog:
             )
             chunk_id = db.last_insert_rowid()
             chunk_ids.append(chunk_id)
-            db.execute(
-                "INSERT INTO vectors(chunk_id, embedding) VALUES (?, ?)", (chunk_id, embedding)
-            )
+            if any(embedding):  # a chunk without words has no direction to compare
+                db.execute(
+                    "INSERT INTO vectors(chunk_id, embedding) VALUES (?, ?)",
+                    (chunk_id, embedding),
+                )
         spans = [(c.start_line, c.end_line) for c in chunks]
         db.executemany(
             "INSERT INTO terms(doc_id, text, normalized, kind, line, heading_path, anchor, "

@@ -350,7 +350,9 @@ class KnowledgeBase:
             "ORDER BY distance",
             (vector, k),
         )
-        return [(chunk_id, 1.0 - distance) for chunk_id, distance in rows]
+        # An index written before zero vectors were left out still holds some; their cosine
+        # distance is NULL.
+        return [(chunk_id, 1.0 - distance) for chunk_id, distance in rows if distance is not None]
 
     def _exact_chunks(self, query: str) -> list[int]:
         if len(query) > 100:

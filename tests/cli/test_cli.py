@@ -153,3 +153,9 @@ def test_sigkill_mid_index_then_reindex_keeps_every_file_once(tmp_path: Path) ->
         )
         assert vector_ids == catalog_ids
         assert kb.search("term2999", 1)[0].chunk.path == "guide29/page2999.md"
+
+
+def test_serve_help_shows_its_transports() -> None:
+    done = lore("serve", "--help")
+    assert done.returncode == 0
+    assert "--stdio" in done.stdout and "--tcp" in done.stdout

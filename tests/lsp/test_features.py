@@ -133,7 +133,7 @@ async def test_custom_search_and_status(client: LanguageClient) -> None:
 async def test_reindex_command_reports_progress(client: LanguageClient) -> None:
     before = progress_ends(client)
     await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="lore.reindex", arguments=[])
+        types.ExecuteCommandParams(command="lore.server.reindex", arguments=[])
     )
     await wait_for(client, "$/progress", lambda: progress_ends(client) > before)
 

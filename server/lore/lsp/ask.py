@@ -1,4 +1,4 @@
-"""Answers in the editor: ``lore/ask``, the ``lore.ask`` command, and the code actions
+"""Answers in the editor: ``lore/ask``, the ``lore.server.ask`` command, and the code actions
 "Ask Lore about…" and "Explain with Lore", which insert a cited answer as a comment."""
 
 from __future__ import annotations
@@ -195,17 +195,17 @@ def register(server: LoreServer) -> None:
         async with ls.measured("lore/ask"):
             question = str(request_param(params, "question") or "").strip()
             if not question:
-                raise ValueError("lore/ask needs a question")
+                raise ValueError("lore.server.ask needs a question")
             try:
                 answer = await ask(ls, question, token=request_param(params, "workDoneToken"))
             except Cancelled:
                 raise asyncio.CancelledError from None
             return answer.to_json(trace=bool(request_param(params, "trace")))
 
-    @server.command("lore.ask")
+    @server.command("lore.server.ask")
     async def ask_command(ls: LoreServer, question: str = "") -> dict[str, Any]:
         if not str(question).strip():
-            raise ValueError("lore.ask needs a question")
+            raise ValueError("lore.server.ask needs a question")
         return (await ask(ls, str(question))).to_json()
 
     @server.feature(types.CODE_ACTION_RESOLVE)

@@ -55,7 +55,7 @@ async def source_actions(
     actions: list[Action] = [
         types.Command(
             title=f"Open source: {r.chunk.heading} ({r.chunk.path}:{r.chunk.start_line})",
-            command="lore.openSource",
+            command="lore.server.openSource",
             arguments=[lookup.file_uri(r.chunk.abs_path), r.chunk.start_line],
         )
         for r in results
@@ -63,7 +63,7 @@ async def source_actions(
     actions.append(
         types.Command(
             title=f"Search the knowledge base for “{_short(text)}”",
-            command="lore.search",
+            command="lore.server.search",
             arguments=[text],
         )
     )

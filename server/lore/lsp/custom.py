@@ -1,4 +1,4 @@
-"""Lore's own requests and commands: ``lore/search``, ``lore/status``, ``lore.reindex``..."""
+"""Lore's own requests and commands: ``lore/search``, ``lore/status``, ``lore.server.reindex``..."""
 
 from __future__ import annotations
 
@@ -51,16 +51,16 @@ def register(server: LoreServer) -> None:
     async def lore_status(ls: LoreServer, _params: Any) -> dict[str, Any]:
         return await ls.run_job("user", lambda _job: status(ls))
 
-    @server.command("lore.status")
+    @server.command("lore.server.status")
     async def status_command(ls: LoreServer, *_args: Any) -> dict[str, Any]:
         return await ls.run_job("user", lambda _job: status(ls))
 
-    @server.command("lore.reindex")
+    @server.command("lore.server.reindex")
     async def reindex_command(ls: LoreServer, *_args: Any) -> dict[str, Any]:
         ls.spawn(lifecycle.reindex(ls, reason="command"), "reindex")
         return {"started": True}
 
-    @server.command("lore.openSource")
+    @server.command("lore.server.openSource")
     async def open_source(ls: LoreServer, uri: str, line: int = 1) -> None:
         position = types.Position(line=max(0, int(line) - 1), character=0)
         await ls.window_show_document_async(
@@ -69,7 +69,7 @@ def register(server: LoreServer) -> None:
             )
         )
 
-    @server.command("lore.search")
+    @server.command("lore.server.search")
     async def search_command(ls: LoreServer, query: str = "") -> dict[str, Any]:
         """Search, then offer the best sources to open (for clients without a search UI)."""
         results = await ls.run_job("user", lambda _job: ls.library.search(str(query), 5))

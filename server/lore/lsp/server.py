@@ -15,6 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 from lore import __version__
 from lore._native import ResponseCache
@@ -28,6 +29,18 @@ from lore.raise_ import Pipeline
 
 log = logging.getLogger("lore.lsp")
 T = TypeVar("T")
+
+COMMAND_PREFIX = "lore.server."
+"""Every ``workspace/executeCommand`` id the server advertises starts with this, so none
+collides with an editor extension's own ``lore.*`` commands (vscode-languageclient registers
+each advertised id as an editor command)."""
+
+COMMAND_ALIASES = {
+    "lore.ask": "lore.server.ask",
+    "lore.reindex": "lore.server.reindex",
+    "lore.status": "lore.server.status",
+}
+"""Earlier command ids, still accepted (never advertised) so existing callers keep working."""
 
 
 class LoreProtocol(LanguageServerProtocol):
@@ -44,6 +57,12 @@ class LoreProtocol(LanguageServerProtocol):
             if isinstance(data, dict) and "id" in data and "method" in data:
                 self._send_response(data["id"], None, exc.to_response_error())
             raise
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
+        if params.command in COMMAND_ALIASES:
+            params.command = COMMAND_ALIASES[params.command]
+        return (yield from super().lsp_workspace__execute_command(params))
 
 
 class LoreServer(LanguageServer):

@@ -194,7 +194,7 @@ end
 function M.reindex(bufnr)
   local client = client_for(bufnr or 0)
   if client then
-    client:request('workspace/executeCommand', { command = 'lore.reindex', arguments = {} }, function() end)
+    client:request('workspace/executeCommand', { command = 'lore.server.reindex', arguments = {} }, function() end)
   end
 end
 

@@ -35,10 +35,12 @@ export function renderAnswer(question: string, result: AskResult): string {
   const lines = [`### ${escapeMarkdown(question)}`, "", result.answer, ""];
   if (result.citations.length > 0) {
     lines.push("**Sources**", "");
+    // A bullet list with the number as text: an ordered list would renumber from its first
+    // item, so a list of [3] and [1] would read 3, 4.
     result.citations.forEach((c, index) => {
       const n = c.n ?? index + 1;
       const where = `${c.path}:${c.start_line}-${c.end_line}`;
-      lines.push(`${n}. [${escapeMarkdown(where)}](${citationLink(c)}) — ${escapeMarkdown(c.heading)}`);
+      lines.push(`- \\[${n}\\] [${escapeMarkdown(where)}](${citationLink(c)}) — ${escapeMarkdown(c.heading)}`);
     });
     lines.push("");
   }

@@ -41,3 +41,35 @@ export function splitArgs(line: string): string[] {
   }
   return parts;
 }
+
+/**
+ * Where `command` runs from: itself when it names a path, else the first executable match on
+ * `searchPath` (PATH). Undefined when the spawn would fail with ENOENT.
+ */
+export function locateCommand(
+  command: string,
+  searchPath: string,
+  isExecutable: (path: string) => boolean,
+  platform: string = process.platform,
+): string | undefined {
+  const windows = platform === "win32";
+  const separator = windows ? ";" : ":";
+  const suffixes = windows ? ["", ".exe", ".cmd", ".bat"] : [""];
+  const candidates = /[\\/]/.test(command)
+    ? suffixes.map((suffix) => command + suffix)
+    : searchPath
+        .split(separator)
+        .filter((dir) => dir !== "")
+        .flatMap((dir) => suffixes.map((suffix) => `${dir}${windows ? "\\" : "/"}${command}${suffix}`));
+  return candidates.find(isExecutable);
+}
+
+/** What the user reads when the server command cannot be found, naming the setting to set. */
+export function notFoundMessage(command: string): string {
+  const example = process.platform === "win32" ? "C:\\venvs\\lore\\Scripts\\lore.exe" : "~/venvs/lore/bin/lore";
+  return (
+    `Lore cannot start its server: "${command}" was not found on the PATH that VS Code sees. ` +
+    `Set "lore.server.command" to the full path of lore (for example ${example}), ` +
+    `or pick the Python interpreter that has Lore installed.`
+  );
+}

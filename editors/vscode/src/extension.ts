@@ -1,11 +1,7 @@
 import * as vscode from "vscode";
-import {
-  LanguageClient,
-  LanguageClientOptions,
-  ServerOptions,
-  TransportKind,
-} from "vscode-languageclient/node";
-import { resolveServerCommand } from "./command";
+import { accessSync, constants } from "node:fs";
+import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+import { locateCommand, notFoundMessage, resolveServerCommand } from "./command";
 import { AskResult, renderAnswer } from "./render";
 import { Json, toServerSettings, userSection } from "./settings";
 
@@ -58,11 +54,16 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     extraArgs: config.get<string[]>("server.args", []),
     pythonPath: await pickedPython(),
   });
+  client = undefined;
+  if (!locateCommand(server.command, process.env.PATH ?? "", isExecutable)) {
+    // Spawning would fail with a bare ENOENT, five times over; say what to set instead.
+    reportStartFailure(notFoundMessage(server.command));
+    return;
+  }
   log.info(`starting ${server.command} ${server.args.join(" ")}`);
-  const serverOptions: ServerOptions = {
-    run: { command: server.command, args: server.args, transport: TransportKind.stdio },
-    debug: { command: server.command, args: server.args, transport: TransportKind.stdio },
-  };
+  // No transport: the client then talks stdio without appending `--stdio` to the arguments.
+  const executable = { command: server.command, args: server.args };
+  const serverOptions: ServerOptions = { run: executable, debug: executable };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: log,
@@ -70,6 +71,9 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     synchronize: { configurationSection: "lore" },
     middleware: {
       workspace: {
+        // The client would push the raw section, camelCase and all defaults. Send no settings
+        // instead: the server then pulls them through `configuration` below.
+        didChangeConfiguration: (_sections, next) => next(undefined),
         // The server asks for section `lore`; answer in its own (snake_case) shape.
         configuration: async (params, token, next) => {
           const result = await next(params, token);
@@ -87,16 +91,44 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       },
     },
   };
-  client = new LanguageClient("lore", "Lore", serverOptions, clientOptions);
-  await client.start();
-  context.subscriptions.push({ dispose: () => void client?.stop() });
+  const started = new LanguageClient("lore", "Lore", serverOptions, clientOptions);
+  try {
+    await started.start();
+  } catch (error) {
+    reportStartFailure(
+      `Lore cannot start its server (${server.command}): ${error}. Check "lore.server.command"; the Lore output shows more.`,
+    );
+    return;
+  }
+  client = started;
+  context.subscriptions.push({ dispose: () => void started.stop() });
   refreshStatus();
+}
+
+/** Say why the server is not running, without waiting for the user to answer. */
+function reportStartFailure(message: string): void {
+  log.error(message);
+  statusItem.text = "$(warning) Lore: not running";
+  statusItem.tooltip = message;
+  void vscode.window.showErrorMessage(message, "Open Settings").then((choice) => {
+    if (choice === "Open Settings") {
+      void vscode.commands.executeCommand("workbench.action.openSettings", "lore.server.command");
+    }
+  });
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function refreshStatus(): Promise<void> {
   if (!client) {
-    statusItem.text = "$(book) Lore: stopped";
-    return;
+    return; // the status bar already says why
   }
   try {
     const status = await client.sendRequest<{ index: { state: { state: string; done?: number; total?: number }; bases: { documents: number }[] } }>("lore/status", {});
@@ -171,7 +203,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("lore.searchKnowledgeBase", search),
     vscode.commands.registerCommand("lore.openCitation", openAt),
     vscode.commands.registerCommand("lore.reindexKnowledgeBase", async () => {
-      await client?.sendRequest("workspace/executeCommand", { command: "lore.reindex", arguments: [] });
+      await client?.sendRequest("workspace/executeCommand", { command: "lore.server.reindex", arguments: [] });
       refreshStatus();
     }),
     vscode.commands.registerCommand("lore.showStatus", async () => {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,10 +132,12 @@ def _settings(root: Path) -> Settings:
     return settings
 
 
-def _open(root: Path, settings: Settings, *, read_only: bool = False) -> KnowledgeBase:
+def _open(
+    root: Path, settings: Settings, *, read_only: bool = False, rebuild: bool = False
+) -> KnowledgeBase:
     try:
-        return KnowledgeBase.open(root, settings, read_only=read_only)
-    except IndexError_ as exc:
+        return KnowledgeBase.open(root, settings, read_only=read_only, rebuild=rebuild)
+    except IndexError_ as exc:  # IndexBusyError included
         raise UsageError(str(exc)) from None
 
 
@@ -160,10 +161,8 @@ def _stderr() -> Console:
 def _cmd_index(args: argparse.Namespace) -> int:
     root = _root(args.root)
     settings = _settings(root)
-    if args.rebuild:
-        shutil.rmtree(settings.index_dir(root), ignore_errors=True)
     err = _stderr()
-    with _open(root, settings) as kb:
+    with _open(root, settings, rebuild=args.rebuild) as kb:
         if kb.repaired:
             err.print(f"[yellow]lore: {kb.repaired}[/]")
         try:

@@ -11,7 +11,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import apsw
 
 from lore import _native
 from lore.config import Settings
+from lore.kb import index_dir
 from lore.kb import search as hybrid
 from lore.kb.catalog import SCHEMA_VERSION, Catalog, join_path, split_path
 from lore.kb.fulltext import FullText
@@ -30,8 +30,8 @@ from lore.kb.types import ChunkRecord, IndexProgress, IndexReport, SearchResult,
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "lore.db"
-FULLTEXT_DIR = "fulltext"
+DB_NAME = index_dir.DB_FILES[0]
+FULLTEXT_DIR = index_dir.FULLTEXT_DIR
 LOCK_NAME = "writer.lock"
 
 # Headings and definitions first: they are where a term is defined, not just mentioned.
@@ -91,20 +91,31 @@ class KnowledgeBase:
     # --- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, root: Path, settings: Settings, *, read_only: bool = False) -> KnowledgeBase:
+    def open(
+        cls, root: Path, settings: Settings, *, read_only: bool = False, rebuild: bool = False
+    ) -> KnowledgeBase:
         """Open (creating if needed) the index of ``root``.
 
         Becomes the writer unless ``read_only`` or another process holds the writer lock.
         Repairs what a kill left half-done; rebuilds from scratch (and says so in ``repaired``)
-        when the index is corrupt. Raises ``IndexError_`` when ``root`` is not a folder.
+        when the index is corrupt. ``rebuild`` drops the stores first, as the writer only.
+        Raises ``IndexError_`` when ``root`` is not a folder or ``index.dir`` cannot be Lore's
+        (see ``lore.kb.index_dir``), and ``IndexBusyError`` when a rebuild finds another writer.
         """
         root = Path(root).expanduser()
         if not root.is_dir():
             raise IndexError_(f"no such folder: {root}")
         kb = cls(root.resolve(), settings, read_only=True)
-        kb.index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            kb.index_dir = index_dir.claim(kb.root, kb.index_dir)
+        except (index_dir.UnsafeIndexDir, OSError) as exc:
+            raise IndexError_(str(exc)) from None
         if not read_only:
             kb.read_only = not kb._take_writer_lock()
+        if rebuild:
+            if kb.read_only:
+                raise IndexBusyError(f"another process is writing the index in {kb.index_dir}")
+            index_dir.remove_stores(kb.index_dir)
         kb._open_stores()
         return kb
 
@@ -200,9 +211,7 @@ class KnowledgeBase:
         log.info(self.repaired)
 
     def _wipe(self) -> None:
-        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-            (self.index_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(self.index_dir / FULLTEXT_DIR, ignore_errors=True)
+        index_dir.remove_stores(self.index_dir)
 
     def _close_stores(self) -> None:
         for store in ("fulltext", "catalog"):

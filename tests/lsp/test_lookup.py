@@ -113,7 +113,8 @@ def test_hover_can_be_turned_off(library: lookup.Library, settings: Settings) ->
         ("a = 1", 99, None),
         ("a = 1", -1, None),
         ("é 😀 settlement_window", 6, "settlement_window"),  # UTF-16 offsets
-        ("x" * (lookup.MAX_LINE_CHARS + 1), 5, None),
+        ("x" * (3 * lookup.SCAN_RADIUS), 5, None),  # longer than a word: data
+        (" " * 100_000 + "settle", 100_003, "settle"),  # far along a long line
     ],
 )
 def test_word_at(line: str, character: int, word: str | None) -> None:
@@ -201,3 +202,13 @@ def test_a_plain_word_named_in_several_files_does_not_hover(
         assert lookup.hover_for(library, "reconciliation", settings).path == "c.md"
     finally:
         kb.close()
+
+
+def test_scans_stay_near_the_cursor_on_long_lines() -> None:
+    # Completion at the end of 100,000 `a`s and a definition among 40,000 `[` used to scan the
+    # whole line once per start position (quadratic); only a window around the cursor is read.
+    assert lookup.prefix_at("a" * 100_000, 100_000) == ""
+    assert lookup.prefix_at("a" * 100_000 + " settle", 100_007) == "settle"
+    assert lookup.link_at("[" * 40_000, 20_000) is None
+    line = "[" * 40_000 + " [the window](terms.md#settlement-window)"
+    assert lookup.link_at(line, 40_005) == "terms.md#settlement-window"

@@ -21,8 +21,10 @@ from lore.kb.types import ChunkRecord, SearchResult, TermRecord
 # An identifier as editors see one: letters, digits, `_`, `-` and inner dots (`lore.reindex`).
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*")
 _MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-# Longest line we look at for a word: beyond this a "line" is data, not code.
-MAX_LINE_CHARS = 10_000
+_PREFIX_REVERSED = re.compile(r"[A-Za-z0-9_\-]+")
+# Characters looked at on each side of the cursor. A word or link longer than this is data,
+# not prose or code; the cap keeps every scan linear, however long the line (a minified file).
+SCAN_RADIUS = 1000
 
 # Words too common in code or prose to deserve a hover of their own.
 _NOISE = frozenset(
@@ -133,11 +135,13 @@ class Library:
 
 def word_at(line_text: str, character: int) -> str | None:
     """The identifier or word at ``character`` (a UTF-16 offset, as LSP counts) of a line."""
-    if len(line_text) > MAX_LINE_CHARS or character < 0:
+    if character < 0:
         return None
-    index = _utf16_to_index(line_text, character)
-    for match in _IDENT.finditer(line_text):
+    window, index = _around(line_text, character)
+    for match in _IDENT.finditer(window.text):
         if match.start() <= index <= match.end():
+            if window.cuts(match.start(), match.end()):
+                return None
             # `RequestQueue.pop` under `RequestQueue`: hover the part under the cursor.
             parts = list(re.finditer(r"[^.]+", match.group()))
             for part in parts:
@@ -151,10 +155,35 @@ def word_at(line_text: str, character: int) -> str | None:
 def prefix_at(line_text: str, character: int) -> str:
     """The identifier-ish text typed just before ``character`` (letters, digits, _ - and space
     after a word, so ``settlement w`` completes "Settlement window")."""
+    window, index = _around(line_text, character)
+    # Matched backwards from the cursor: a regex anchored at the end would retry every start.
+    match = _PREFIX_REVERSED.match(window.text[:index][::-1])
+    if match is None or window.cuts(index - match.end(), index):
+        return ""
+    return match.group()[::-1]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The part of a line around the cursor that is scanned."""
+
+    text: str
+    clipped_left: bool
+    clipped_right: bool
+
+    def cuts(self, start: int, end: int) -> bool:
+        """Whether the span ``start:end`` of the window may continue outside it."""
+        return (start == 0 and self.clipped_left) or (end == len(self.text) and self.clipped_right)
+
+
+def _around(line_text: str, character: int) -> tuple[_Window, int]:
+    """The window of ``line_text`` around the UTF-16 offset ``character``, and the cursor's
+    index in it."""
     index = _utf16_to_index(line_text, character)
-    before = line_text[:index]
-    match = re.search(r"[A-Za-z0-9_\-]+$", before)
-    return match.group() if match else ""
+    start = max(0, index - SCAN_RADIUS)
+    end = min(len(line_text), index + SCAN_RADIUS)
+    window = _Window(line_text[start:end], start > 0, end < len(line_text))
+    return window, index - start
 
 
 def _utf16_to_index(text: str, character: int) -> int:
@@ -348,8 +377,8 @@ def completion_documentation(library: Library, root: str, chunk_id: int | None) 
 
 def link_at(line_text: str, character: int) -> str | None:
     """The target of the Markdown link under the cursor, if there is one."""
-    index = _utf16_to_index(line_text, character)
-    for match in _MD_LINK.finditer(line_text):
+    window, index = _around(line_text, character)
+    for match in _MD_LINK.finditer(window.text):
         if match.start() <= index <= match.end():
             return match.group(1)
     return None

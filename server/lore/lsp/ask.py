@@ -13,6 +13,7 @@ from lsprotocol import types
 from lore.llm.base import Cancelled
 from lore.lsp import code_actions
 from lore.lsp.code_actions import Action
+from lore.lsp.documents import read_document
 from lore.lsp.server import LoreServer, request_param
 from lore.raise_ import Answer
 
@@ -221,13 +222,10 @@ def register(server: LoreServer) -> None:
             else:
                 question = text
                 heading = f"Lore on: {text}"
+            document = await read_document(ls, uri)
             answer = await ask(ls, question)
-            try:
-                document = ls.workspace.get_text_document(uri)
-                language = document.language_id or ""
-                current = document.lines[line] if line < len(document.lines) else ""
-            except (OSError, ValueError):
-                language, current = "", ""
+            language = document.language_id or ""
+            current = document.line(line) or ""
             indent = current[: len(current) - len(current.lstrip())]
             block = comment_block(answer, language, indent, heading)
             where = types.Position(line=line, character=0)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from lsprotocol import types
 
 from lore.kb import lookup
-from lore.lsp.documents import line_at
+from lore.lsp.documents import Document, read_document
 from lore.lsp.server import LoreServer
 
 Action = types.CodeAction | types.Command
@@ -22,24 +22,29 @@ PROVIDERS: list[Provider] = []
 MAX_SELECTION = 2000
 
 
-def selected_text(ls: LoreServer, params: types.CodeActionParams) -> str:
+def selected_text(document: Document, selection: types.Range) -> str:
     """The selection, or the word under the cursor when nothing is selected."""
-    start, end = params.range.start, params.range.end
-    try:
-        lines = ls.workspace.get_text_document(params.text_document.uri).lines
-    except (OSError, ValueError):
-        return ""
+    start, end = selection.start, selection.end
+    lines = document.lines
     if (start.line, start.character) == (end.line, end.character):
-        line = line_at(ls, params.text_document.uri, start)
+        line = document.line(start.line)
         return (lookup.word_at(line, start.character) or "") if line else ""
-    if start.line >= len(lines):
+    if not 0 <= start.line < len(lines):
         return ""
-    picked = list(lines[start.line : min(end.line + 1, len(lines))])
-    if not picked:
-        return ""
-    picked[-1] = picked[-1][: end.character] if end.line < len(lines) else picked[-1]
-    picked[0] = picked[0][start.character :]
-    return " ".join("".join(picked).split())[:MAX_SELECTION]
+    last = min(end.line, len(lines) - 1)
+    picked: list[str] = []
+    size = 0
+    for number in range(start.line, last + 1):
+        line = lines[number]
+        if number == end.line:
+            line = line[: end.character]
+        if number == start.line:
+            line = line[start.character :]
+        picked.append(line)
+        size += len(line) + 1
+        if size > 4 * MAX_SELECTION:
+            break  # a selection of a whole large document is cut here, not joined first
+    return " ".join(" ".join(picked).split())[:MAX_SELECTION]
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -83,7 +88,8 @@ def register(server: LoreServer) -> None:
     )
     async def code_action(ls: LoreServer, params: types.CodeActionParams) -> list[Action] | None:
         async with ls.measured("codeAction"):
-            text = selected_text(ls, params)
+            document = await read_document(ls, params.text_document.uri)
+            text = selected_text(document, params.range)
             if len(text.strip()) < 2 or not ls.library.bases:
                 return None
             actions: list[Action] = []

@@ -30,7 +30,7 @@ def register(server: LoreServer) -> None:
     ) -> types.CompletionList | None:
         async with ls.measured("completion"):
             uri = params.text_document.uri
-            line = line_at(ls, uri, params.position)
+            line = await line_at(ls, uri, params.position)
             prefix = lookup.prefix_at(line, params.position.character) if line else ""
             if not prefix or not ls.library.bases:
                 return None

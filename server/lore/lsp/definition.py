@@ -21,7 +21,7 @@ def register(server: LoreServer) -> None:
     ) -> list[types.Location] | None:
         async with ls.measured("definition"):
             uri = params.text_document.uri
-            line = line_at(ls, uri, params.position)
+            line = await line_at(ls, uri, params.position)
             if not line or not ls.library.bases:
                 return None
             link = lookup.link_at(line, params.position.character)

@@ -13,7 +13,7 @@ def register(server: LoreServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: LoreServer, params: types.HoverParams) -> types.Hover | None:
         async with ls.measured("hover"):
-            line = line_at(ls, params.text_document.uri, params.position)
+            line = await line_at(ls, params.text_document.uri, params.position)
             word = lookup.word_at(line, params.position.character) if line else None
             if not word or not ls.library.bases:
                 return None

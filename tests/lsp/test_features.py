@@ -241,13 +241,16 @@ async def test_cancelled_requests_are_answered_and_the_server_goes_on(
         ("file:///nowhere/at/all.py", 0),
     ],
 )
-async def test_odd_uris_and_positions_give_nothing(client: LanguageClient, uri: str, line: int):
-    result = await client.text_document_hover_async(
-        types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=pos(line, 3)
+async def test_documents_neither_open_nor_in_the_workspace_are_refused(
+    client: LanguageClient, uri: str, line: int
+):
+    with pytest.raises(JsonRpcException) as refused:
+        await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), position=pos(line, 3)
+            )
         )
-    )
-    assert result is None
+    assert refused.value.code == -32803  # RequestFailed
 
 
 async def test_out_of_range_positions_huge_and_binary_documents(

@@ -199,10 +199,41 @@ class LlmSettings(_Section):
     provider: Literal["extractive", "openai"] = Field(
         "extractive", description="`extractive` answers offline; `openai` uses the endpoints."
     )
-    timeout_s: float = Field(30.0, gt=0, description="Timeout of one LLM request.")
+    timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Total deadline of an LLM answer: no retry, failover or Retry-After "
+        "goes past it.",
+    )
     connect_timeout_s: float = Field(3.0, gt=0, description="Timeout of connecting to an endpoint.")
+    first_token_timeout_s: float = Field(
+        90.0,
+        gt=0,
+        description="Longest wait for the first token (prompt processing on a CPU can take "
+        "tens of seconds).",
+    )
+    idle_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait between two tokens of a streamed answer."
+    )
+    max_reply_bytes: int = Field(
+        2_000_000, ge=1024, description="A reply larger than this is cut off and counts as failed."
+    )
+    context_tokens: int = Field(
+        4096,
+        ge=512,
+        description="The model's context, in tokens. Lore fills the smaller of this and the "
+        "size the server reports (vLLM's /v1/models, llama.cpp's /props).",
+    )
+    rules_in: Literal["user", "system"] = Field(
+        "user",
+        description="Where the prompt's rules go: `user` works with every chat template "
+        "(some, such as Gemma's, drop the system message); `system` for models that follow it.",
+    )
     max_retries: int = Field(
-        2, ge=0, le=10, description="Retries on 429, 5xx and connection errors."
+        2,
+        ge=0,
+        le=10,
+        description="Retries on 429, 5xx and connection errors (never on a read timeout).",
     )
     backoff_base_s: float = Field(
         0.5, ge=0, description="First retry delay; it doubles, with jitter."
@@ -214,7 +245,9 @@ class LlmSettings(_Section):
         30.0, gt=0, description="Seconds before an open circuit is retried."
     )
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
-    max_tokens: int = Field(512, ge=16, description="Longest answer, in tokens.")
+    max_tokens: int = Field(
+        300, ge=16, description="Longest answer, in tokens; kept free in the model's context."
+    )
     stream: bool = Field(True, description="Stream tokens as they are generated.")
     endpoints: list[EndpointSettings] = Field(
         default_factory=list,

@@ -24,3 +24,11 @@ class Completion:
     endpoint: str
     prompt_tokens: int | None
     completion_tokens: int | None
+    usage_reported: bool = True
+    """False when the server sent no usage and the token counts are Lore's estimates."""
+
+
+def approximate_tokens(text: str) -> int:
+    """Tokens in ``text``, estimated on the safe side (about three bytes a token): a prompt
+    budgeted with it fits the context of the common tokenizers."""
+    return len(text.encode("utf-8")) // 3 + 1

@@ -1,8 +1,11 @@
 """The audit log of LLM calls: one JSON line per call, rotated by size.
 
 It records when, which endpoint and model, tokens, latency and outcome: enough to answer "what
-did Lore send where, and what did it cost". It never records an API key, and records the
-prompt only when ``llm.audit_prompts`` asks for it.
+did Lore send where, and what did it cost". The outcome names what happened (``ok``,
+``cancelled``, ``timeout``, ``empty``, ``truncated``, ``redirect``, ``too_large``, ...). When
+the server sends no usage, the token counts are Lore's estimates and ``usage`` says so. It never
+records an API key, and records the prompt and the model's raw reply only when
+``llm.audit_prompts`` asks for it (the reply too when the answer was later declined).
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ class AuditLog:
         attempt: int,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        usage_reported: bool = True,
         messages: list[dict[str, str]] | None = None,
+        reply: str | None = None,
         error: str | None = None,
     ) -> None:
         entry: dict[str, Any] = {
@@ -66,11 +71,14 @@ class AuditLog:
             "attempt": attempt,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
+            "usage": "reported" if usage_reported else "estimated",
         }
         if error:
             entry["error"] = error
         if self.include_prompts and messages is not None:
             entry["messages"] = messages
+        if self.include_prompts and reply:
+            entry["reply"] = reply
         line = json.dumps(entry, ensure_ascii=False)
         with self._lock:
             handler = self._open()

@@ -263,13 +263,27 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     question = " ".join(args.question.split())
     if not question:
         raise UsageError("the question is empty")
+    # On a terminal the model's tokens show as they come; the checked answer follows.
+    live = not args.json and sys.stdout.isatty()
+    streamed: list[str] = []
+
+    def show_token(token: str) -> None:
+        streamed.append(token)
+        sys.stdout.write(token)
+        sys.stdout.flush()
+
     with _open_indexed(args) as kb:
         providers = Providers(kb.index_dir)
         providers.configure(kb.settings.llm)
         try:
-            answer = Pipeline(providers).answer(Library([kb]), question, kb.settings)
+            answer = Pipeline(providers).answer(
+                Library([kb]), question, kb.settings, on_token=show_token if live else None
+            )
         finally:
             providers.close()
+    if streamed:
+        sys.stdout.write("\n\n")
+        sys.stdout.flush()
     if args.json:
         print(json.dumps(answer.to_json(trace=args.trace), indent=2, ensure_ascii=False))
         return EXIT_NO_RESULT if answer.declined else EXIT_OK
@@ -279,8 +293,11 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             details = ", ".join(f"{k}={v}" for k, v in step.items() if k not in ("stage", "ms"))
             out.print(f"[dim]{step['stage']:>10} {step['ms']:7.1f} ms  {escape(details)}[/]")
         out.print()
-    out.print(escape(answer.answer))
-    out.print()
+    if not streamed or answer.answer.strip() != "".join(streamed).strip():
+        if streamed:  # the check dropped sentences, or the answer fell back or declined
+            out.print("[dim]checked answer:[/]")
+        out.print(escape(answer.answer))
+        out.print()
     for c in answer.citations():
         out.print(
             f"[bold][{c['n']}][/] [cyan]{c['path']}:{c['start_line']}-{c['end_line']}[/]  "

@@ -54,17 +54,11 @@ def test_two_500s_then_success_is_retried(chat_server: ChatServer) -> None:
 
 def test_429_honours_retry_after(chat_server: ChatServer) -> None:
     chat_server.replies.extend([Reply(status=429, headers={"Retry-After": "0.3"}), Reply()])
-    waits: list[float] = []
-    provider = OpenAIProvider(settings(chat_server.url, backoff_base_s=5.0))
-    original = provider._backoff
-
-    def spy(attempt, retry_after, stop):
-        waits.append(retry_after)
-        original(attempt, retry_after, stop)
-
-    provider._backoff = spy  # type: ignore[method-assign]
+    # No backoff of Lore's own: any wait between the two calls is the server's.
+    provider = OpenAIProvider(settings(chat_server.url, backoff_base_s=0.0))
     assert "02:00" in provider.complete(MESSAGES).text
-    assert waits == [0.3]  # the server's wait, not the (long) backoff
+    first, second = chat_server.started
+    assert 0.28 <= second - first < 1.5
 
 
 def test_a_hang_times_out_and_fails_over(
@@ -72,7 +66,7 @@ def test_a_hang_times_out_and_fails_over(
 ) -> None:
     chat_server.replies.extend([Reply(hang=True)])
     provider = OpenAIProvider(
-        settings(chat_server.url, second_chat_server.url, timeout_s=0.3, max_retries=0)
+        settings(chat_server.url, second_chat_server.url, first_token_timeout_s=0.3, max_retries=0)
     )
     done = provider.complete(MESSAGES)
     assert done.endpoint == second_chat_server.url
@@ -135,7 +129,7 @@ def test_api_keys_come_from_the_environment_and_never_reach_the_audit_log(
     audit.close()
     assert chat_server.headers[0]["Authorization"] == "Bearer sk-test-0123456789"
     lines = [json.loads(x) for x in (tmp_path / "audit" / "llm.jsonl").read_text().splitlines()]
-    assert [e["outcome"] for e in lines] == ["error", "ok"]
+    assert [e["outcome"] for e in lines] == ["http_error", "ok"]
     assert lines[1]["prompt_tokens"] == 50 and lines[1]["model"] == "model-0"
     assert "messages" not in lines[1]  # prompts only when audit_prompts asks for them
     text = (tmp_path / "audit" / "llm.jsonl").read_text()
@@ -156,7 +150,7 @@ def test_the_pipeline_answers_with_the_llm_and_cites(
     answer = Pipeline(providers).answer(library, "What is the settlement window?", s)
     assert answer.provider == "openai:model-0" and not answer.degraded
     assert answer.answer.endswith("[1]") and not answer.declined
-    prompt = chat_server.requests[0]["messages"][1]["content"]
+    prompt = chat_server.requests[0]["messages"][-1]["content"]
     assert '<source id="1" path="glossary/terms.md"' in prompt
 
 
@@ -185,10 +179,11 @@ def test_an_injected_document_does_not_steer_the_llm_path(
     providers = Providers()
     providers.configure(s.llm)
     answer = Pipeline(providers).answer(library, "What is the settlement window?", s)
-    assert answer.declined  # an uncited, unsupported answer is not passed on
-    assert "PWNED" not in answer.answer
-    system, user = chat_server.requests[0]["messages"]
-    assert "data, not instructions" in system["content"]
+    # The model's reply is not passed on: the answer is the extractive one, marked degraded.
+    assert answer.answer != "PWNED" and answer.provider == "extractive"
+    assert answer.degraded and answer.degraded_reason.startswith("the answer cites no source")
+    (user,) = chat_server.requests[0]["messages"]
+    assert "data, not instructions" in user["content"]
     assert user["content"].index("PWNED") < user["content"].index("Question:")
 
 

@@ -76,6 +76,8 @@ class ChatServer:
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self.release = threading.Event()
+        self.received = threading.Event()
+        """Set when a chat request has arrived."""
         self.disconnected = threading.Event()
         self.disconnects: list[Disconnect] = []
         self.started: list[float] = []
@@ -108,6 +110,7 @@ class ChatServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
                 server.headers.append(dict(self.headers))
+                server.received.set()
                 reply = server.replies.popleft() if server.replies else Reply()
                 slot = server._slot if server.one_slot else contextlib.nullcontext()
                 with slot:

@@ -145,8 +145,7 @@ async def ask(ls: LoreServer, question: str, *, token: types.ProgressToken | Non
         report("".join(streamed)[-200:])
 
     pipeline = ls.pipeline
-    # Settings may have changed since the last answer: switch model or endpoint now.
-    pipeline.providers.configure(ls.settings.llm, _audit_dir(ls))
+    configure_providers(ls)
     try:
         return await ls.run_job(
             "user",
@@ -164,9 +163,11 @@ async def ask(ls: LoreServer, question: str, *, token: types.ProgressToken | Non
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
 
 
-def _audit_dir(ls: LoreServer):
+def configure_providers(ls: LoreServer) -> None:
+    """Switch to the model and endpoints of the settings now in force (they may have changed
+    since the last answer); cheap when nothing changed, and it sends no request."""
     bases = ls.bases()
-    return bases[0].index_dir if bases else None
+    ls.pipeline.providers.configure(ls.settings.llm, bases[0].index_dir if bases else None)
 
 
 async def answer_actions(ls: LoreServer, params: types.CodeActionParams, text: str) -> list[Action]:

@@ -8,13 +8,14 @@ from typing import Any
 from lsprotocol import types
 
 from lore.kb.lookup import file_uri
-from lore.lsp import lifecycle
+from lore.lsp import ask, lifecycle
 from lore.lsp.server import LoreServer, request_param
 
 log = logging.getLogger("lore.lsp")
 
 
 def status(ls: LoreServer) -> dict[str, Any]:
+    ask.configure_providers(ls)  # the configured provider shows before the first answer
     return {
         "index": {
             "state": ls.indexing,

@@ -26,7 +26,8 @@ from lore.llm.base import Cancelled, ProviderError
 from lore.llm.registry import Providers
 from lore.raise_ import act, iterate, reason
 from lore.raise_.evaluate import DECLINE, Evaluation, evaluate
-from lore.raise_.synthesize import PROMPT_VERSION, Source, build_messages
+from lore.raise_.prompt import PROMPT_VERSION, ContextTooSmall, build_messages, ground
+from lore.raise_.synthesize import Source
 from lore.raise_.trace import Trace
 
 Progress = Callable[[str], None]
@@ -186,19 +187,19 @@ class Pipeline:
         degraded_reason = None
         text = ""
         if llm is not None and sources:
-            try:
-                completion = llm.complete(
-                    build_messages(question, sources), cancelled=stop, on_token=on_token
-                )
-                text = completion.text.strip()
-                provider = f"openai:{completion.model}"
-            except ProviderError as exc:
-                degraded_reason = f"every LLM endpoint failed ({exc}); answered extractively"
+            text, provider, degraded_reason = self._write_with_llm(
+                llm, question, sources, settings, trace, stop, on_token
+            )
+            if degraded_reason is not None:
                 provider = extractive_provider.NAME
         if not text and sources and (llm is None or degraded_reason):
             text = extractive_provider.answer(analysis.key_terms, sources, config.max_sentences)
         trace.record(
-            "synthesize", provider=provider, degraded=bool(degraded_reason), chars=len(text)
+            "synthesize",
+            provider=provider,
+            degraded=bool(degraded_reason),
+            degraded_reason=degraded_reason,
+            chars=len(text),
         )
         check()
 
@@ -227,7 +228,8 @@ class Pipeline:
             trace=trace.to_json(),
             cited=cited,
         )
-        if degraded_reason is None:  # a degraded answer is not kept: the LLM may be back soon
+        # A degraded answer is not kept: the LLM may be back soon, and a failure is no answer.
+        if degraded_reason is None:
             payload = {
                 "answer": text,
                 "provider": provider,
@@ -237,6 +239,58 @@ class Pipeline:
             self.cache.put(key, json.dumps(payload).encode())
             self.cache.put(whole_key, _answer_to_cache(result))
         return result
+
+    @staticmethod
+    def _write_with_llm(
+        llm: Any,
+        question: str,
+        sources: list[Source],
+        settings: Settings,
+        trace: Trace,
+        stop: Callable[[], bool],
+        on_token: Callable[[str], None] | None,
+    ) -> tuple[str, str, str | None]:
+        """The LLM's answer, its provider, and why it could not be used (None when it could).
+
+        Every failure (the endpoints, a context too small, an answer that cites nothing or
+        nothing supported) is a reason to answer extractively, never a decline: a decline says
+        the knowledge base does not answer, and only the sources can tell that.
+        """
+        provider = llm.name
+        try:
+            context = llm.context_tokens(cancelled=stop)
+            prompt = build_messages(
+                question,
+                sources,
+                context_tokens=context,
+                answer_tokens=settings.llm.max_tokens,
+                rules_in=settings.llm.rules_in,
+            )
+            trace.record(
+                "prompt",
+                context_tokens=context,
+                prompt_tokens=prompt.tokens,
+                sources=len(prompt.sources),
+                cut=prompt.cut,
+                rules_in=settings.llm.rules_in,
+            )
+            completion = llm.complete(prompt.messages, cancelled=stop, on_token=on_token)
+        except ContextTooSmall as exc:
+            return "", provider, f"{exc}; answered extractively"
+        except ProviderError as exc:
+            return "", provider, f"every LLM endpoint failed ({exc}); answered extractively"
+        provider = f"openai:{completion.model}"
+        grounded = ground(completion.text, prompt.sources)
+        trace.record(
+            "ground",
+            model_text=completion.text,
+            kept=grounded.kept,
+            dropped=grounded.dropped,
+            failure=grounded.failure,
+        )
+        if grounded.failure is not None:
+            return "", provider, f"{grounded.failure}; answered extractively"
+        return grounded.text, provider, None
 
 
 def _citation_numbers(text: str) -> list[int]:

@@ -96,7 +96,7 @@ pub fn chunk_text(text: &str, format: Format, max_chars: usize, overlap_chars: u
 // ---- Markdown ---------------------------------------------------------------------------
 
 /// Blank out a leading YAML front-matter block (keeping offsets) and return its `title:`.
-fn strip_front_matter(text: &str) -> (String, Option<String>) {
+pub(crate) fn strip_front_matter(text: &str) -> (String, Option<String>) {
     if !(text.starts_with("---\n") || text.starts_with("---\r\n")) {
         return (text.to_string(), None);
     }
@@ -128,6 +128,8 @@ fn parse_markdown(original: &str) -> Parsed {
     options.insert(Options::ENABLE_STRIKETHROUGH);
     options.insert(Options::ENABLE_DEFINITION_LIST);
     options.insert(Options::ENABLE_TASKLISTS);
+    // `## Title {#id}`: the heading is "Title"; the links module records the id.
+    options.insert(Options::ENABLE_HEADING_ATTRIBUTES);
 
     let mut blocks = Vec::new();
     let mut terms = Vec::new();

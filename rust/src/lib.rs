@@ -7,6 +7,7 @@ pub mod cache;
 pub mod chunk;
 pub mod embed;
 pub mod hash;
+pub mod links;
 pub mod prepare;
 pub mod queue;
 pub mod terms;

@@ -4,6 +4,7 @@
 use crate::chunk::{detect_format, pack, parse, title_from, Chunk, Format};
 use crate::embed::HashedEmbedder;
 use crate::hash::hash_bytes;
+use crate::links::{extract_links, Anchor, Link};
 use crate::terms::{terms_from, Term};
 use rayon::prelude::*;
 use std::fs;
@@ -22,6 +23,8 @@ pub struct Document {
     pub encoding: &'static str,
     pub chunks: Vec<Chunk>,
     pub terms: Vec<Term>,
+    pub links: Vec<Link>,
+    pub anchors: Vec<Anchor>,
     pub embeddings: Vec<Vec<u8>>,
     pub error: Option<String>,
 }
@@ -72,6 +75,8 @@ pub fn prepare_document(path: &str, rel_path: &str, options: PrepareOptions, emb
         encoding: "utf-8",
         chunks: vec![],
         terms: vec![],
+        links: vec![],
+        anchors: vec![],
         embeddings: vec![],
         error: None,
     };
@@ -93,6 +98,7 @@ pub fn prepare_document(path: &str, rel_path: &str, options: PrepareOptions, emb
     doc.title = title_from(&text, format, &parsed, &stem);
     doc.chunks = pack(&text, &parsed.blocks, options.max_chars.max(1), options.overlap_chars);
     doc.terms = terms_from(&parsed.blocks, parsed.terms);
+    (doc.links, doc.anchors) = extract_links(&text, format);
     doc.embeddings = doc.chunks.iter().map(|c| embedder.embed_bytes(&embedding_text(&doc.title, c))).collect();
     doc
 }

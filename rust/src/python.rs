@@ -7,7 +7,7 @@ use crate::embed::HashedEmbedder as CoreEmbedder;
 use crate::prepare::{self, PrepareOptions};
 use crate::queue::{self, CancelOutcome, RequestQueue as CoreQueue, SubmitError};
 use crate::walk::{self, WalkError, WalkOptions};
-use crate::{hash, terms, text};
+use crate::{hash, links, terms, text};
 use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -158,6 +158,54 @@ impl From<terms::Term> for PyTerm {
     }
 }
 
+#[pyclass(frozen, get_all, name = "Link", module = "lore._native")]
+#[derive(Clone)]
+pub struct PyLink {
+    line: usize,
+    col: usize,
+    end_line: usize,
+    end_col: usize,
+    kind: String,
+    target: String,
+    anchor: String,
+    text: String,
+}
+
+#[pymethods]
+impl PyLink {
+    fn __repr__(&self) -> String {
+        format!("Link({:?}, kind={:?}, target={:?}, anchor={:?}, line={})", self.text, self.kind, self.target, self.anchor, self.line)
+    }
+}
+
+impl From<links::Link> for PyLink {
+    fn from(l: links::Link) -> Self {
+        PyLink { line: l.line, col: l.col, end_line: l.end_line, end_col: l.end_col, kind: l.kind.to_string(), target: l.target, anchor: l.anchor, text: l.text }
+    }
+}
+
+#[pyclass(frozen, get_all, name = "Anchor", module = "lore._native")]
+#[derive(Clone)]
+pub struct PyAnchor {
+    name: String,
+    line: usize,
+    heading: String,
+    kind: String,
+}
+
+#[pymethods]
+impl PyAnchor {
+    fn __repr__(&self) -> String {
+        format!("Anchor({:?}, kind={:?}, line={})", self.name, self.kind, self.line)
+    }
+}
+
+impl From<links::Anchor> for PyAnchor {
+    fn from(a: links::Anchor) -> Self {
+        PyAnchor { name: a.name, line: a.line, heading: a.heading, kind: a.kind.to_string() }
+    }
+}
+
 #[pyclass(frozen, module = "lore._native")]
 pub struct Document {
     inner: prepare::Document,
@@ -211,6 +259,16 @@ impl Document {
     fn terms(&self) -> Vec<PyTerm> {
         self.inner.terms.iter().cloned().map(PyTerm::from).collect()
     }
+    /// The links, in document order.
+    #[getter]
+    fn links(&self) -> Vec<PyLink> {
+        self.inner.links.iter().cloned().map(PyLink::from).collect()
+    }
+    /// The anchors its headings offer, in document order.
+    #[getter]
+    fn anchors(&self) -> Vec<PyAnchor> {
+        self.inner.anchors.iter().cloned().map(PyAnchor::from).collect()
+    }
     /// One little-endian float32 vector per chunk.
     #[getter]
     fn embeddings<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
@@ -240,6 +298,14 @@ fn chunk_text(py: Python<'_>, text: &str, format: &str, max_chars: usize, overla
 #[pyfunction]
 fn extract_terms(text: &str, format: &str) -> PyResult<Vec<PyTerm>> {
     Ok(terms::extract_terms(text, format_arg(format)?).into_iter().map(PyTerm::from).collect())
+}
+
+/// The links and the heading anchors of `text`.
+#[pyfunction]
+fn extract_links(py: Python<'_>, text: &str, format: &str) -> PyResult<(Vec<PyLink>, Vec<PyAnchor>)> {
+    let format = format_arg(format)?;
+    let (found, anchors) = py.allow_threads(|| links::extract_links(text, format));
+    Ok((found.into_iter().map(PyLink::from).collect(), anchors.into_iter().map(PyAnchor::from).collect()))
 }
 
 /// The document's title, or `fallback` when it has none.
@@ -514,6 +580,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<WalkResult>()?;
     m.add_class::<PyChunk>()?;
     m.add_class::<PyTerm>()?;
+    m.add_class::<PyLink>()?;
+    m.add_class::<PyAnchor>()?;
     m.add_class::<Document>()?;
     m.add_class::<HashedEmbedder>()?;
     m.add_class::<ResponseCache>()?;
@@ -525,6 +593,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(detect_format, m)?)?;
     m.add_function(wrap_pyfunction!(chunk_text, m)?)?;
     m.add_function(wrap_pyfunction!(extract_terms, m)?)?;
+    m.add_function(wrap_pyfunction!(extract_links, m)?)?;
     m.add_function(wrap_pyfunction!(title_of, m)?)?;
     m.add_function(wrap_pyfunction!(split_identifier, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_term, m)?)?;

@@ -72,6 +72,11 @@ impl LineIndex {
         }
     }
 
+    /// The byte offset where 1-based `line` starts.
+    pub fn start_of(&self, line: usize) -> usize {
+        self.starts[line.clamp(1, self.starts.len()) - 1]
+    }
+
     pub fn line_count(&self) -> usize {
         self.starts.len()
     }

@@ -87,6 +87,29 @@ class Term:
     anchor: str
     """GitHub-style slug of the defining heading, such as ``request-queue``."""
 
+class Link:
+    """A link in a document. Lines are 1-based; columns 0-based UTF-16 offsets (as LSP counts)."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    kind: Literal["inline", "reference", "wiki", "autolink", "ref", "doc"]
+    """``ref`` names a reStructuredText label anywhere; ``doc`` a page; ``wiki`` a page name."""
+    target: str
+    """The destination without its fragment, as written."""
+    anchor: str
+    """The fragment after ``#`` (for ``ref``, the label)."""
+    text: str
+
+class Anchor:
+    """A place a link's fragment can name: a heading's slug, explicit ``{#id}`` or rst label."""
+
+    name: str
+    line: int
+    heading: str
+    kind: Literal["slug", "id", "label"]
+
 class Document:
     """One file, read, decoded, chunked, with terms and embeddings: the indexer's unit of work."""
 
@@ -103,10 +126,16 @@ class Document:
     """``latin-1`` when the file was not valid UTF-8 and was decoded with the fallback."""
     chunks: list[Chunk]
     terms: list[Term]
+    links: list[Link]
+    anchors: list[Anchor]
+    """Slugs are numbered when a heading repeats (``setup``, ``setup-1``), as GitHub does."""
     embeddings: list[bytes]
     """One per chunk: ``dim`` little-endian float32 values, L2-normalised (sqlite-vec's format)."""
     error: str | None
     """Set when the file could not be read; then there are no chunks."""
+
+def extract_links(text: str, format: DocFormat) -> tuple[list[Link], list[Anchor]]:
+    """The links and heading anchors of ``text``."""
 
 def detect_format(path: str) -> DocFormat:
     """``markdown`` for .md/.markdown/.mdx, ``rst`` for .rst, else ``text``."""

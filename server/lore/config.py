@@ -149,6 +149,22 @@ class CompletionSettings(_Section):
     max_items: int = Field(50, ge=1, description="Completion items returned at most.")
 
 
+class LinkSettings(_Section):
+    diagnostics: bool = Field(
+        True,
+        description="Report links to missing pages and headings in open documents and in "
+        "`lore check`. External URLs are never checked.",
+    )
+    anchors: bool = Field(True, description="Also report links to headings a page lacks.")
+    severity: Literal["error", "warning", "information", "hint"] = Field(
+        "warning", description="Severity of a broken-link diagnostic."
+    )
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns of link targets never reported (such as `images/*`).",
+    )
+
+
 class CacheSettings(_Section):
     max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Byte budget of the response cache.")
     ttl_s: float = Field(600.0, gt=0, description="Seconds a cached response stays fresh.")
@@ -287,6 +303,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     hover: HoverSettings = Field(default_factory=HoverSettings)
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     raise_: RaiseSettings = Field(default_factory=RaiseSettings, alias="raise")

@@ -17,8 +17,11 @@ import apsw
 import sqlite_vec
 
 from lore._native import hash_bytes, normalize_term
+from lore.kb.paths import link_destination
 
-SCHEMA_VERSION = 1
+# Bumped when the tables or what the indexer puts in them change: an older index is rebuilt.
+# 2: links, anchors and the trigram index of headings, titles and file names.
+SCHEMA_VERSION = 2
 
 # Heading paths are stored as one string; this separator never appears in headings.
 PATH_SEP = "\x1f"
@@ -72,6 +75,36 @@ CREATE INDEX IF NOT EXISTS terms_prefix ON terms(normalized, kind, text);
 DROP INDEX IF EXISTS terms_normalized;
 CREATE INDEX IF NOT EXISTS terms_text ON terms(text COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS terms_doc ON terms(doc_id);
+-- Links inside the docs. ``dest`` is the page a path link names, relative to the root ('' for
+-- wiki-links, rst labels and external URLs, which are resolved when asked).
+CREATE TABLE IF NOT EXISTS links (
+    doc_id INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    col INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    end_col INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    anchor TEXT NOT NULL,
+    text TEXT NOT NULL,
+    dest TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS links_doc ON links(doc_id, line);
+CREATE INDEX IF NOT EXISTS links_dest ON links(dest, anchor);
+CREATE INDEX IF NOT EXISTS links_by_name ON links(target COLLATE NOCASE) WHERE kind = 'wiki';
+CREATE INDEX IF NOT EXISTS links_by_label ON links(anchor) WHERE kind = 'ref';
+CREATE TABLE IF NOT EXISTS anchors (
+    doc_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    heading TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS anchors_doc ON anchors(doc_id, name);
+CREATE INDEX IF NOT EXISTS anchors_name ON anchors(name);
+-- Headings and page titles (with the page's path) by trigram: substring matches in
+-- milliseconds for workspace symbols and link completion. The rowid is the term's id.
+CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5(text, path, tokenize = 'trigram');
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 """
 
@@ -167,7 +200,7 @@ class Catalog:
         """Read the schema and every table once: raises apsw errors on a damaged file."""
         db = self.reader
         db.execute("SELECT count(*) FROM meta").fetchone()
-        for table in ("documents", "chunks", "terms", "batches"):
+        for table in ("documents", "chunks", "terms", "batches", "links", "anchors"):
             db.execute(f"SELECT max(rowid) FROM {table}").fetchone()
 
     # --- documents -----------------------------------------------------------------------
@@ -192,7 +225,13 @@ class Catalog:
             # for ``IN (subquery)``, which made re-indexing one page cost as much as a search.
             db.executemany("DELETE FROM vectors WHERE chunk_id = ?", chunk_ids)
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            db.execute(
+                "DELETE FROM names WHERE rowid IN (SELECT id FROM terms WHERE doc_id = ?)",
+                (doc_id,),
+            )
             db.execute("DELETE FROM terms WHERE doc_id = ?", (doc_id,))
+            db.execute("DELETE FROM links WHERE doc_id = ?", (doc_id,))
+            db.execute("DELETE FROM anchors WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
             removed += 1
         return removed
@@ -312,6 +351,35 @@ class Catalog:
                 for term in [*doc.terms, _TitleTerm(doc.title)]
                 if normalize_term(term.text)
             ],
+        )
+        db.execute(
+            "INSERT INTO names(rowid, text, path) SELECT id, text, "
+            "CASE kind WHEN 'title' THEN ? ELSE '' END FROM terms "
+            "WHERE doc_id = ? AND kind IN ('heading', 'title')",
+            (doc.rel_path, doc_id),
+        )
+        db.executemany(
+            "INSERT INTO links(doc_id, line, col, end_line, end_col, kind, target, anchor, text, "
+            "dest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    doc_id,
+                    link.line,
+                    link.col,
+                    link.end_line,
+                    link.end_col,
+                    link.kind,
+                    link.target,
+                    link.anchor,
+                    link.text,
+                    link_destination(doc.rel_path, link.kind, link.target) or "",
+                )
+                for link in doc.links
+            ],
+        )
+        db.executemany(
+            "INSERT INTO anchors(doc_id, name, line, heading, kind) VALUES (?, ?, ?, ?, ?)",
+            [(doc_id, a.name, a.line, a.heading, a.kind) for a in doc.anchors],
         )
         return list(zip(chunk_ids, chunks, strict=True))
 

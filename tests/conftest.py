@@ -37,3 +37,23 @@ def library(kb_root: Path):
     kb.index()
     yield Library([kb])
     kb.close()
+
+
+FIXTURE_LINKED = Path(__file__).parent / "fixtures" / "linked"
+
+
+@pytest.fixture
+def linked_root(tmp_path: Path) -> Path:
+    """A fresh copy of the fixture whose pages link to each other (some links broken)."""
+    root = tmp_path / "linked"
+    shutil.copytree(FIXTURE_LINKED, root)
+    return root
+
+
+@pytest.fixture
+def linked(linked_root: Path):
+    """The linked fixture, indexed, as the one base of a library."""
+    kb = KnowledgeBase.open(linked_root, load_settings(linked_root))
+    kb.index()
+    yield Library([kb])
+    kb.close()

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
@@ -71,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="index statistics and health")
     p.add_argument("--root", default=".", help="the knowledge base's folder (default: .)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    p = sub.add_parser("check", help="list links to missing pages and headings (exit 1 if any)")
+    p.add_argument("root", nargs="?", default=".", help="the knowledge base's folder (default: .)")
+    p.add_argument("--json", action="store_true", help="print the broken links as JSON")
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")
     transport = p.add_mutually_exclusive_group()
@@ -228,6 +233,27 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK if results else EXIT_NO_RESULT
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from lore.kb import links
+
+    root = _root(args.root)
+    settings = _settings(root)
+    with _open(root, settings) as kb:
+        if not kb.read_only:  # else a running server keeps the index current
+            kb.index()
+        broken = links.check(Library([kb]), settings.links)
+    if args.json:
+        print(json.dumps({"broken": [asdict(b) for b in broken]}, indent=2))
+    else:
+        for b in broken:
+            # 1-based line and column, as compilers print them and editors jump to them.
+            print(f"{b.path}:{b.line}:{b.col + 1}: {b.problem} [{b.code}]")
+        pages = len({b.path for b in broken})
+        summary = f"{len(broken)} broken links in {pages} pages" if broken else "no broken links"
+        print(summary, file=sys.stderr)
+    return EXIT_NO_RESULT if broken else EXIT_OK
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     root = _root(args.root)
     settings = _settings(root)
@@ -324,6 +350,7 @@ _COMMANDS = {
     "index": _cmd_index,
     "search": _cmd_search,
     "status": _cmd_status,
+    "check": _cmd_check,
     "ask": _cmd_ask,
     "serve": _cmd_serve,
 }

@@ -159,3 +159,22 @@ def test_serve_help_shows_its_transports() -> None:
     done = lore("serve", "--help")
     assert done.returncode == 0
     assert "--stdio" in done.stdout and "--tcp" in done.stdout
+
+
+def test_check_lists_broken_links_and_exits_1(linked_root: Path, kb_root: Path) -> None:
+    run = lore("check", str(linked_root))
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert "index.md:6:9: no page 'missing.md' [missing-page]" in lines
+    assert "index.md:6:29: no heading '#nowhere' in guide/queue.md [missing-anchor]" in lines
+    assert not any("example.com" in line for line in lines)  # external URLs are not checked
+    assert run.stderr.strip() == "4 broken links in 2 pages"
+
+    as_json = json.loads(lore("check", str(linked_root), "--json").stdout)
+    assert {b["code"] for b in as_json["broken"]} == {"missing-page", "missing-anchor"}
+
+    (linked_root / "lore.toml").write_text('[links]\nanchors = false\nignore = ["missing.md"]\n')
+    assert lore("check", str(linked_root)).stderr.strip() == "1 broken links in 1 pages"
+
+    clean = lore("check", str(kb_root))
+    assert (clean.returncode, clean.stdout, clean.stderr.strip()) == (0, "", "no broken links")

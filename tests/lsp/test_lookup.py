@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lore.config import Settings, load_settings
-from lore.kb import lookup
+from lore.kb import links, lookup
 from lore.kb.knowledge_base import KnowledgeBase
 
 FIXTURE_KB = Path(__file__).parents[1] / "fixtures" / "kb"
@@ -143,25 +143,19 @@ def test_completion_needs_a_prefix(library: lookup.Library, settings: Settings) 
     assert lookup.complete(library, "zzzz", settings) == []
 
 
-def test_definition_of_a_term_and_of_a_link(library: lookup.Library, root: Path) -> None:
-    places = lookup.definition(library, word="SettlementWindow", link=None, doc_path=None)
+def test_definition_of_a_term(library: lookup.Library) -> None:
+    places = lookup.definition(library, word="SettlementWindow")
     assert (places[0].path, places[0].line, places[0].kind) == ("glossary/terms.md", 9, "heading")
-    doc = root / "runbooks" / "ledger-outage.md"
-    places = lookup.definition(
-        library, word=None, link="../glossary/terms.md#idempotency-key", doc_path=doc
-    )
-    assert [(p.path, p.line) for p in places] == [("glossary/terms.md", 15)]
-    # A link to a page without an anchor goes to its first line; links out go nowhere.
-    places = lookup.definition(library, word=None, link="../notes.txt", doc_path=doc)
-    assert [(p.path, p.line) for p in places] == [("notes.txt", 1)]
-    assert lookup.definition(library, word=None, link="https://x.test/", doc_path=doc) == []
-    assert lookup.definition(library, word=None, link="../../etc/passwd", doc_path=doc) == []
 
 
-def test_link_at() -> None:
-    line = "See [the window](../glossary/terms.md#settlement-window) first."
-    assert lookup.link_at(line, 8) == "../glossary/terms.md#settlement-window"
-    assert lookup.link_at(line, 1) is None
+def test_links_in_the_fixture_resolve_to_their_pages(library: lookup.Library, root: Path) -> None:
+    doc = root / "README.md"
+    found, _ = links.links_in(doc.read_text(encoding="utf-8"), "markdown")
+    dests = [links.resolve(library, doc, link).dest for link in found]
+    assert [(d.path, d.line) for d in dests if d] == [
+        ("glossary/terms.md", 1),
+        ("runbooks/ledger-outage.md", 1),
+    ]
 
 
 def test_symbols_over_headings_and_pages(library: lookup.Library) -> None:

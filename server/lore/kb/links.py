@@ -277,12 +277,20 @@ def references(library: Library, dest: Dest, limit: int = 1000) -> list[LinkSite
         f"WHERE l.kind = 'wiki' AND l.target COLLATE NOCASE IN ({_marks(wiki_names)})",
         list(wiki_names),
     ).fetchall()
-    if names:
+    # rst `:ref:` links name a label: of this heading, or for a page any of its labels.
+    labels = names or [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM anchors WHERE doc_id = ? AND kind = 'label'", (page[0],)
+        )
+    ]
+    if labels:
         rows += db.execute(
             f"SELECT {columns} FROM links l JOIN documents d ON d.id = l.doc_id "
-            f"WHERE l.kind = 'ref' AND l.anchor IN ({_marks(names)})",
-            names,
+            f"WHERE l.kind = 'ref' AND l.anchor IN ({_marks(labels)})",
+            labels,
         ).fetchall()
+    if names:
         # Wiki-links name a heading by its text; path links by one of its anchors.
         wanted = {*names, dest.heading.lower(), _native.slugify(dest.heading)}
         rows = [r for r in rows if r[8] in wanted or r[8].lower() in wanted]

@@ -20,7 +20,6 @@ from lore.kb.types import ChunkRecord, SearchResult, TermRecord
 
 # An identifier as editors see one: letters, digits, `_`, `-` and inner dots (`lore.reindex`).
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*")
-_MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _PREFIX_REVERSED = re.compile(r"[A-Za-z0-9_\-]+")
 # Characters looked at on each side of the cursor. A word or link longer than this is data,
 # not prose or code; the cap keeps every scan linear, however long the line (a minified file).
@@ -375,33 +374,10 @@ def completion_documentation(library: Library, root: str, chunk_id: int | None) 
 # --- definitions and symbols -------------------------------------------------------------
 
 
-def link_at(line_text: str, character: int) -> str | None:
-    """The target of the Markdown link under the cursor, if there is one."""
-    window, index = _around(line_text, character)
-    for match in _MD_LINK.finditer(window.text):
-        if match.start() <= index <= match.end():
-            return match.group(1)
-    return None
-
-
-def definition(
-    library: Library, *, word: str | None, link: str | None, doc_path: Path | None
-) -> list[Place]:
-    """Where a term or a Markdown link is defined: its section's heading line."""
-    if link and doc_path is not None and "://" not in link:
-        target, _, anchor = link.partition("#")
-        file = (doc_path.parent / target).resolve() if target else doc_path.resolve()
-        kb = library.owner(file)
-        if kb is not None:
-            rel = file.relative_to(kb.root).as_posix()
-            heading = kb.heading_by_anchor(rel, anchor) if anchor else None
-            if heading is not None:
-                return [_place(heading)]
-            if file.is_file():
-                return [Place(file.name, "file", str(file), rel, 1, "")]
-    if word:
-        return [_place(t) for t in library.lookup_terms(word, limit=5)[:3]]
-    return []
+def definition(library: Library, *, word: str) -> list[Place]:
+    """Where a term is defined: its section's heading line. (Links are resolved by
+    ``lore.kb.links``.)"""
+    return [_place(t) for t in library.lookup_terms(word, limit=5)[:3]]
 
 
 def symbols(library: Library, query: str, limit: int = 200) -> list[Place]:

@@ -6,8 +6,9 @@ from typing import Any
 
 from lsprotocol import types
 
-from lore.kb import lookup
-from lore.lsp.documents import fs_path, is_markdown, line_at
+from lore.kb import link_lookup, lookup
+from lore.lsp import links as page_links
+from lore.lsp.documents import fs_path, is_markdown, line_at, read_document
 from lore.lsp.server import LoreServer
 
 _KINDS = {
@@ -23,7 +24,7 @@ _KINDS = {
 def register(server: LoreServer) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(resolve_provider=True, trigger_characters=["[", "("]),
+        types.CompletionOptions(resolve_provider=True, trigger_characters=["[", "(", "#"]),
     )
     async def completion(
         ls: LoreServer, params: types.CompletionParams
@@ -31,6 +32,9 @@ def register(server: LoreServer) -> None:
         async with ls.measured("completion"):
             uri = params.text_document.uri
             line = await line_at(ls, uri, params.position)
+            context = link_lookup.link_context(line, params.position.character) if line else None
+            if context is not None and ls.library.bases:
+                return await _complete_link(ls, params, context)
             prefix = lookup.prefix_at(line, params.position.character) if line else ""
             if not prefix or not ls.library.bases:
                 return None
@@ -59,6 +63,42 @@ def register(server: LoreServer) -> None:
             if text:
                 item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=text)
             return item
+
+
+async def _complete_link(
+    ls: LoreServer, params: types.CompletionParams, context: link_lookup.LinkContext
+) -> types.CompletionList | None:
+    """Pages and headings for the link being typed, written as this page writes its links."""
+    uri = params.text_document.uri
+    page = await page_links.page_of(ls, await read_document(ls, uri))
+    if page is None:
+        return None
+
+    def work(_job: Any) -> list[link_lookup.LinkCompletion]:
+        style = link_lookup.LinkStyle.of(ls.library, page.path, page.links)
+        return link_lookup.complete_link(
+            ls.library, context, page.path, ls.settings, style=style, page_anchors=page.anchors
+        )
+
+    found = await ls.run_job("interactive", work, key=f"completion:{uri}")
+    cursor = params.position
+    replaced = types.Range(
+        start=types.Position(line=cursor.line, character=context.start), end=cursor
+    )
+    items = [
+        types.CompletionItem(
+            label=c.label,
+            kind=_KINDS["title" if c.kind == "title" else "link"],
+            detail=c.detail,
+            text_edit=types.TextEdit(range=replaced, new_text=c.insert_text),
+            # Our ranking decides; the client's filter must not drop fuzzy matches.
+            filter_text=f"{context.typed}{c.label}",
+            sort_text=f"{rank:04d}",
+            data={"root": c.root, "path": c.path, "line": c.line},
+        )
+        for rank, c in enumerate(found)
+    ]
+    return types.CompletionList(is_incomplete=True, items=items)
 
 
 def _item(c: lookup.Completion, prefix: str) -> types.CompletionItem:

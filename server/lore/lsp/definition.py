@@ -1,11 +1,13 @@
-"""``textDocument/definition``: from a term or a Markdown link to its defining section."""
+"""``textDocument/definition``: from a term to its defining section, and from a link to the
+page or heading line it names."""
 
 from __future__ import annotations
 
 from lsprotocol import types
 
-from lore.kb import lookup
-from lore.lsp.documents import fs_path, line_at
+from lore.kb import links, lookup
+from lore.lsp import links as page_links
+from lore.lsp.documents import read_document
 from lore.lsp.server import LoreServer
 
 
@@ -21,15 +23,29 @@ def register(server: LoreServer) -> None:
     ) -> list[types.Location] | None:
         async with ls.measured("definition"):
             uri = params.text_document.uri
-            line = await line_at(ls, uri, params.position)
+            document = await read_document(ls, uri)
+            line = document.line(params.position.line)
             if not line or not ls.library.bases:
                 return None
-            link = lookup.link_at(line, params.position.character)
-            word = None if link else lookup.word_at(line, params.position.character)
+            if page_links.may_hold_link(line):
+                page = await page_links.page_of(ls, document)
+                link = (
+                    links.link_under(page.links, params.position.line, params.position.character)
+                    if page is not None
+                    else None
+                )
+                if page is not None and link is not None:
+                    found = await ls.run_job(
+                        "user", lambda _job: links.resolve(ls.library, page.path, link)
+                    )
+                    if found.dest is None:
+                        return None
+                    return [page_links.to_location(found.dest.abs_path, found.dest.line)]
+            word = lookup.word_at(line, params.position.character)
+            if not word:
+                return None
             places = await ls.run_job(
                 "user",
-                lambda _job: lookup.definition(
-                    ls.library, word=word, link=link, doc_path=fs_path(uri)
-                ),
+                lambda _job: lookup.definition(ls.library, word=word),
             )
             return [to_location(p) for p in places] or None

@@ -13,6 +13,7 @@ from pygls.uris import to_fs_path
 
 from lore.kb.knowledge_base import IndexError_, KnowledgeBase
 from lore.kb.types import IndexProgress, IndexReport
+from lore.lsp import links
 from lore.lsp.config import apply_settings, init_options_from, read_client_settings
 from lore.lsp.scheduler import Scheduler
 from lore.lsp.server import LoreServer
@@ -158,6 +159,8 @@ async def reindex(ls: LoreServer, *, reason: str) -> None:
         following = len(writable) < len(ls.bases())
         state = "cancelled" if stopped else "following" if following else "ready"
         ls.indexing = {"state": state, "indexed": indexed}
+        # Pages may have come or gone: the open documents' broken links are checked again.
+        links.refresh_diagnostics(ls)
     finally:
         if progress_ok:
             # A read-only server also ends its progress: the client learns it is ready.

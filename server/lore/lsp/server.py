@@ -194,6 +194,7 @@ def create_server() -> LoreServer:
         definition,
         hover,
         lifecycle,
+        links,
         symbols,
         sync,
     )
@@ -205,6 +206,7 @@ def create_server() -> LoreServer:
         hover,
         completion,
         definition,
+        links,
         symbols,
         code_actions,
         ask,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lore.config import Settings, load_settings
-from lore.kb import links, lookup
+from lore.kb import link_lookup, links, lookup
 from lore.kb.knowledge_base import KnowledgeBase
 
 FIXTURE_KB = Path(__file__).parents[1] / "fixtures" / "kb"
@@ -203,6 +203,11 @@ def test_scans_stay_near_the_cursor_on_long_lines() -> None:
     # whole line once per start position (quadratic); only a window around the cursor is read.
     assert lookup.prefix_at("a" * 100_000, 100_000) == ""
     assert lookup.prefix_at("a" * 100_000 + " settle", 100_007) == "settle"
-    assert lookup.link_at("[" * 40_000, 20_000) is None
+    found, _ = links.links_in("[" * 40_000, "markdown")
+    assert links.link_under(found, 0, 20_000) is None
     line = "[" * 40_000 + " [the window](terms.md#settlement-window)"
-    assert lookup.link_at(line, 40_005) == "terms.md#settlement-window"
+    found, _ = links.links_in(line, "markdown")
+    link = links.link_under(found, 0, 40_005)
+    assert link is not None and (link.target, link.anchor) == ("terms.md", "settlement-window")
+    assert link_lookup.link_context("[[" * 50_000, 100_000) is not None
+    assert link_lookup.link_context("](" + "a" * 100_000, 100_002) is None  # beyond the window

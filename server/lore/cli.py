@@ -342,8 +342,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     if args.tcp and not args.tcp.rpartition(":")[2].isdigit():
         raise UsageError(f"--tcp wants HOST:PORT, not {args.tcp!r}")
-    serve(tcp=args.tcp)
-    return EXIT_OK
+    # 1 when the client sent `exit` without `shutdown`, as the LSP specification asks.
+    return serve(tcp=args.tcp)
 
 
 _COMMANDS = {

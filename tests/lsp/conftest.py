@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import queue
+import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -99,3 +105,93 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient, wor
     await start(lsp_client, workspace, request.param)
     yield
     await lsp_client.shutdown_session()
+
+
+class RawServer:
+    """`lore serve` spoken to byte by byte, for what a well-behaved client never sends.
+
+    A thread reads every message the server writes, so that a missing answer fails the test
+    after ``timeout`` seconds instead of hanging it.
+    """
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            SERVER,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+        )
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.stderr: list[bytes] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            length = 0
+            while (line := self.proc.stdout.readline()).strip() != b"":
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if not line:
+                self.messages.put(None)
+                return
+            self.messages.put(json.loads(self.proc.stdout.read(length)))
+
+    def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    def send_bytes(self, body: bytes) -> None:
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, message: dict) -> None:
+        self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode())
+
+    def receive(self, timeout: float = 30) -> dict:
+        message = self.messages.get(timeout=timeout)
+        assert message is not None, "the server closed its output"
+        return message
+
+    def response(self, msg_id: Any, timeout: float = 30) -> dict:
+        """The response to ``msg_id``, answering the server's own requests meanwhile."""
+        while True:
+            message = self.receive(timeout)
+            if "method" in message:
+                if "id" in message:  # a request from the server: answer as a plain client
+                    self.send({"id": message["id"], "result": None})
+                continue
+            if message.get("id") == msg_id:
+                return message
+
+    def initialize(self, root: Path, msg_id: int = 1) -> dict:
+        self.send(
+            {
+                "id": msg_id,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {}},
+            }
+        )
+        result = self.response(msg_id)["result"]
+        self.send({"method": "initialized", "params": {}})
+        return result
+
+    def wait_until_indexed(self, first_id: int = 10_000) -> None:
+        """Ask for the status until the first index is done (each ask is a round trip)."""
+        for msg_id in range(first_id, first_id + 1000):
+            self.send({"id": msg_id, "method": "lore/status", "params": {}})
+            if self.response(msg_id)["result"]["index"]["state"]["state"] == "ready":
+                return
+        raise AssertionError("the first index never finished")
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()

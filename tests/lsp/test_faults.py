@@ -16,42 +16,7 @@ from pytest_lsp.client import make_test_lsp_client
 from lore.config import load_settings
 from lore.kb.knowledge_base import KnowledgeBase
 
-from .conftest import SERVER, progress_ends, start, wait_for
-
-
-class RawServer:
-    """`lore serve` spoken to byte by byte, for what a well-behaved client never sends."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.proc = subprocess.Popen(
-            SERVER,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=cwd,
-        )
-
-    def send_bytes(self, body: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
-
-    def send(self, message: dict) -> None:
-        self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode())
-
-    def receive(self) -> dict:
-        assert self.proc.stdout is not None
-        length = 0
-        while (line := self.proc.stdout.readline().strip()) != b"":
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return json.loads(self.proc.stdout.read(length))
-
-    def response(self, msg_id: int) -> dict:
-        while True:
-            message = self.receive()
-            if message.get("id") == msg_id and "method" not in message:
-                return message
+from .conftest import SERVER, RawServer, progress_ends, start, wait_for
 
 
 def test_malformed_messages_and_requests_before_initialize(tmp_path: Path) -> None:

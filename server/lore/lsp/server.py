@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from lore import __version__
@@ -23,6 +26,7 @@ from lore.config import Settings, load_settings
 from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
 from lore.llm.registry import Providers
+from lore.lsp.protocol import StrictProtocol, run_stdio
 from lore.lsp.scheduler import Dropped, Scheduler
 from lore.ops.metrics import Latencies
 from lore.raise_ import Pipeline
@@ -43,20 +47,8 @@ COMMAND_ALIASES = {
 """Earlier command ids, still accepted (never advertised) so existing callers keep working."""
 
 
-class LoreProtocol(LanguageServerProtocol):
-    """pygls's protocol, answering requests whose params cannot be read.
-
-    pygls reports such a message out of band and never answers it, which leaves the client
-    waiting; an ``InvalidParams`` error response lets it move on.
-    """
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                self._send_response(data["id"], None, exc.to_response_error())
-            raise
+class LoreProtocol(StrictProtocol):
+    """The protocol with Lore's command ids."""
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
@@ -167,6 +159,12 @@ class LoreServer(LanguageServer):
         finally:
             self.latencies.record(method, time.perf_counter() - started, outcome=outcome)
 
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+        """Serve over stdio (with Lore's framing) until ``exit``; the process's exit status."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        return run_stdio(self.protocol, stdin or sys.stdin.buffer, self._stop_event, self.shutdown)
+
     def bases(self) -> list[KnowledgeBase]:
         return self.library.bases
 
@@ -218,8 +216,8 @@ def create_server() -> LoreServer:
     return server
 
 
-def serve(tcp: str | None = None) -> None:
-    """Run the server over stdio, or on ``HOST:PORT``."""
+def serve(tcp: str | None = None) -> int:
+    """Run the server over stdio, or on ``HOST:PORT``; the process's exit status."""
     # stderr only: stdout carries the protocol. pygls logs every message at INFO: too loud.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -229,5 +227,12 @@ def serve(tcp: str | None = None) -> None:
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
+        return 0
+    status = server.start_io()
+    # The indexes are closed by `shutdown` and the client has gone: end here, rather than
+    # spend a second finalising modules while the editor waits for the process to end.
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # `exit` closed stdout
+            stream.flush()
+    os._exit(status)

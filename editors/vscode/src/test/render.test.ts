@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { citationLink, renderAnswer } from "../render";
+import { answerPage, citationLink, renderAnswer } from "../render";
 
 const answer = {
   answer: "The settlement window runs from 02:00 to 04:00 UTC. [1]",
@@ -52,4 +52,11 @@ test("declined and degraded answers say so", () => {
     degraded_reason: "every LLM endpoint failed",
   });
   assert.match(markdown, /\*declined · extractive · degraded: every LLM endpoint failed\*$/);
+});
+
+test("the answer page runs no script and keeps the rendered answer", () => {
+  const page = answerPage("<h3>q</h3><p>The window. [1]</p>", "Lore: <q>");
+  assert.match(page, /Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline';"/);
+  assert.ok(page.includes("<body><h3>q</h3><p>The window. [1]</p></body>"));
+  assert.ok(page.includes("<title>Lore: &#60;q&#62;</title>"));
 });

@@ -36,8 +36,14 @@ test-rust:
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server tests bench
 
+# The real VS Code of tests/editors/test_vscode.py: Debian's Chromium drives code-server, whose
+# native modules build against libkrb5 and Node's headers; installed once, then cached.
+CODE_SERVER_PACKAGES := chromium libkrb5-dev ripgrep build-essential
+
 test-editors: $(VSCODE)/node_modules/.installed
 	cd $(VSCODE) && npm run --silent lint && npm run --silent typecheck && npm test
+	scripts/system-packages $(CODE_SERVER_PACKAGES)
+	scripts/install-code-server >/dev/null
 
 $(VSCODE)/node_modules/.installed: $(VSCODE)/package.json $(VSCODE)/package-lock.json
 	cd $(VSCODE) && npm ci --no-audit --no-fund

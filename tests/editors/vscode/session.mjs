@@ -23,6 +23,8 @@ const codeServer = join(install, "node_modules", ".bin", "code-server");
 const stateArgs = ["--user-data-dir", join(home, "data"), "--extensions-dir", join(home, "extensions")];
 const stateEnv = { ...process.env, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "share") };
 const STEP_MS = 60_000;
+// Its extractive answer cites several sources of the fixture knowledge base.
+const QUESTION = "What do we do when the ledger database is down?";
 
 const results = { timings: {} };
 const started = Date.now();
@@ -121,11 +123,18 @@ async function run(page, url) {
     const titles = await menu.locator(".monaco-list-row.action").evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label")));
     const title = titles.find(wanted);
     if (!title) throw new Error(`no such code action among ${JSON.stringify(titles)}`);
-    // The menu takes keys, not clicks (a pointer shield covers it in headless Chromium).
-    for (let i = 0; i < titles.length; i++) {
-      if ((await menu.locator(".monaco-list-row.focused").getAttribute("aria-label")) === title) break;
+    // The menu takes keys, not clicks (a pointer shield covers it in headless Chromium). Each
+    // step waits for the focus to move, so that no key press overtakes it.
+    const focusedTitle = () => menu.locator(".monaco-list-row.focused").getAttribute("aria-label");
+    for (let focused = await focusedTitle(), i = 0; focused !== title && i < titles.length; i++) {
       await page.keyboard.press("ArrowDown");
+      await page.waitForFunction(
+        (before) => document.querySelector(".action-widget .monaco-list-row.focused")?.getAttribute("aria-label") !== before,
+        focused,
+      );
+      focused = await focusedTitle();
     }
+    if ((await focusedTitle()) !== title) throw new Error(`could not move to the code action ${title}`);
     await page.keyboard.press("Enter");
     await menu.waitFor({ state: "hidden" });
     return title;
@@ -189,7 +198,7 @@ async function run(page, url) {
   await runCommand("Lore: Ask…");
   await page.locator(".quick-input-widget", { hasText: "Ask Lore" }).waitFor();
   await page.keyboard.press("Control+A");
-  await page.keyboard.type("What is the settlement window?");
+  await page.keyboard.type(QUESTION);
   await page.keyboard.press("Enter");
   const preview = page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
   const sources = preview.locator("li", { hasText: /\[\d+\]/ });
@@ -201,11 +210,11 @@ async function run(page, url) {
   };
   // Its source link opens the file at the cited line.
   const link = sources.first().locator("a");
-  const cited = /:(\d+)/.exec(await link.innerText());
+  const target = await link.innerText();
   await link.click();
-  await activeTab.filter({ hasText: ".md" }).waitFor({ timeout: STEP_MS });
-  await settledAt(cited?.[1]);
-  results.answer_link = { tab: (await activeTab.innerText()).trim(), position: await statusLine.innerText() };
+  await activeTab.filter({ hasText: /\.(md|rst|txt)/ }).waitFor({ timeout: STEP_MS });
+  await settledAt(/:(\d+)/.exec(target)?.[1]);
+  results.answer_link = { target, tab: (await activeTab.innerText()).trim(), position: await statusLine.innerText() };
   mark("answer");
 
   results.notifications = await notifications(page);

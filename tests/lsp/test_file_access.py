@@ -144,6 +144,7 @@ async def test_devices_fifos_and_huge_files_get_an_error_not_a_hang(
         "file:///dev/zero",
         "file:///dev/urandom",
         fifo.as_uri(),
+        (workspace / "src").as_uri(),  # a folder
         "file:///proc/self/fd/0",
         huge.as_uri(),
     ]

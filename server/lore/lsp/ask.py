@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from lore.llm.base import Cancelled
 from lore.lsp import code_actions
@@ -197,7 +198,7 @@ def register(server: LoreServer) -> None:
         async with ls.measured("lore/ask"):
             question = str(request_param(params, "question") or "").strip()
             if not question:
-                raise ValueError("lore.server.ask needs a question")
+                raise JsonRpcInvalidParams("lore/ask needs a question")
             try:
                 answer = await ask(ls, question, token=request_param(params, "workDoneToken"))
             except Cancelled:
@@ -207,7 +208,7 @@ def register(server: LoreServer) -> None:
     @server.command("lore.server.ask")
     async def ask_command(ls: LoreServer, question: str = "") -> dict[str, Any]:
         if not str(question).strip():
-            raise ValueError("lore.server.ask needs a question")
+            raise JsonRpcInvalidParams("lore.server.ask needs a question")
         return (await ask(ls, str(question))).to_json()
 
     @server.feature(types.CODE_ACTION_RESOLVE)

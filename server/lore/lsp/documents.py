@@ -89,13 +89,16 @@ def read_workspace_file(path: Path, roots: list[Path], max_bytes: int) -> str:
         fd = os.open(real, flags)
     except OSError as exc:
         raise DocumentRefused(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DocumentRefused(f"{path} is not a regular file")
         if info.st_size > max_bytes:
             raise DocumentRefused(f"{path} is larger than index.max_file_bytes ({max_bytes})")
-        data = file.read(max_bytes + 1)  # the size may have grown since fstat
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(max_bytes + 1)  # the size may have grown since fstat
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise DocumentRefused(f"{path} is larger than index.max_file_bytes ({max_bytes})")
     return data.decode("utf-8", errors="replace")

@@ -106,6 +106,13 @@ class StrictProtocol(LanguageServerProtocol):
         except JsonRpcException as exc:
             if "id" in data and "method" in data:
                 self.reject(data["id"], exc)
+            elif "method" not in data and (
+                waiting := self._request_futures.pop(data.get("id"), None)
+            ):
+                # A reply to one of the server's requests that cannot be read: the handler
+                # that waits for it fails now, rather than wait (and leave its client waiting).
+                if not waiting.done():
+                    waiting.set_exception(exc)
             else:
                 log.warning("ignored a malformed %r: %s", data.get("method"), exc)
             raise

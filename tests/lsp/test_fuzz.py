@@ -249,7 +249,7 @@ class Fuzzer:
         elif mutation < 0.14:
             message["method"] = rng.choice([42, None, ["x"]])
         elif mutation < 0.16:
-            message["params"] = rng.choice(["x", 1, True])
+            message["params"] = rng.choice(["x", 1, True, None])
         elif mutation < 0.18:
             del message["params"]
         return json.dumps(message).encode(), owed

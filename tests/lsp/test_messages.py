@@ -123,7 +123,7 @@ def test_the_life_cycle_follows_the_specification(server: RawServer, kb_root: Pa
     bases = server.response(2000)["result"]["index"]["bases"]
     assert [Path(b["root"]).resolve() for b in bases] == [kb_root.resolve()]
 
-    server.send({"id": 2001, "method": "shutdown"})
+    server.send({"id": 2001, "method": "shutdown", "params": None})  # as some clients send it
     assert server.response(2001)["result"] is None
     # After shutdown, a request is InvalidRequest (not silence).
     server.send({"id": 2002, "method": "lore/status", "params": {}})

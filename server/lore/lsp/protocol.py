@@ -154,7 +154,7 @@ def _problem(request: dict[str, Any]) -> str | None:
             return '"id" must be an integer or a string'
         if _is_notification(method):
             return f"{method!r} is a notification: send it without an id"
-    if "params" in request and not isinstance(request["params"], (dict, list)):
+    if request.get("params") is not None and not isinstance(request["params"], (dict, list)):
         return '"params" must be an object or an array'
     return None
 

@@ -1,4 +1,5 @@
-"""The VS Code extension contributes Lore's settings with the server's defaults."""
+"""The VS Code extension: its settings are the server's, with its defaults, and its command ids
+are its own."""
 
 from __future__ import annotations
 
@@ -44,3 +45,17 @@ def test_every_server_setting_is_contributed() -> None:
         if f"{section}.{name}" not in contributed
     ]
     assert not missing, f"not in package.json: {missing}"
+
+
+def test_the_extension_takes_no_command_id_the_server_advertises() -> None:
+    """vscode-languageclient registers each advertised command as an editor command; one that
+    the extension also registers stops the client from starting ("command already exists")."""
+    from lore.lsp.server import create_server
+
+    package = json.loads(PACKAGE.read_text())
+    source = (PACKAGE.parent / "src" / "extension.ts").read_text()
+    registered = set(re.findall(r'registerCommand\("([^"]+)"', source))
+    assert {c["command"] for c in package["contributes"]["commands"]} <= registered
+    advertised = set(create_server().protocol.fm.commands)
+    assert "lore.server.ask" in advertised
+    assert not registered & advertised, registered & advertised

@@ -4,6 +4,8 @@
 //! blocks), then one packer turns blocks into chunks: a heading starts a new section, a
 //! section is filled block by block up to `max_chars`, a code block is never split, and a
 //! long section continues in a new chunk that repeats about `overlap_chars` of the previous.
+//! A paragraph longer than `max_chars` is cut between lines, and a line that is still too long
+//! at its last sentence end, else its last space, that fits.
 
 use crate::text::{slugify, LineIndex};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
@@ -491,7 +493,7 @@ pub(crate) fn pack(text: &str, blocks: &[Block], max_chars: usize, overlap_chars
         for block in members {
             let len = block_size(&lines, &block);
             if !current.is_empty() && size + len > max_chars {
-                emit(&lines, &current, &path, &mut chunks);
+                emit(&lines, &current, &path, (max_chars, overlap_chars), &mut chunks);
                 // Start the next chunk with the tail of this one, up to `overlap_chars`.
                 let mut tail: Vec<Block> = Vec::new();
                 let mut tail_size = 0;
@@ -510,17 +512,20 @@ pub(crate) fn pack(text: &str, blocks: &[Block], max_chars: usize, overlap_chars
             current.push(block);
         }
         if !current.is_empty() {
-            emit(&lines, &current, &path, &mut chunks);
+            emit(&lines, &current, &path, (max_chars, overlap_chars), &mut chunks);
         }
     }
     if let Some(h) = carried_heading {
         let path = path_at(&paths, h.start_line);
-        emit(&lines, &[h], &path, &mut chunks);
+        emit(&lines, &[h], &path, (max_chars, overlap_chars), &mut chunks);
     }
     chunks
 }
 
-fn emit(lines: &[&str], blocks: &[Block], path: &[String], chunks: &mut Vec<Chunk>) {
+/// Add the chunk made of `blocks`. Text longer than `max_chars` (a line too long to cut
+/// between lines) is cut into pieces at line, sentence or word bounds, unless it is code.
+fn emit(lines: &[&str], blocks: &[Block], path: &[String], limits: (usize, usize), chunks: &mut Vec<Chunk>) {
+    let (max_chars, overlap_chars) = limits;
     let start_line = blocks.first().map_or(1, |b| b.start_line);
     let end_line = blocks.iter().map(|b| b.end_line).max().unwrap_or(start_line);
     let text = lines[start_line - 1..end_line.min(lines.len())].join("\n");
@@ -534,7 +539,95 @@ fn emit(lines: &[&str], blocks: &[Block], path: &[String], chunks: &mut Vec<Chun
     } else {
         "paragraph"
     };
-    chunks.push(Chunk { ordinal: chunks.len(), heading_path: path.to_vec(), start_line, end_line, text, kind });
+    if text.len() <= max_chars || blocks.iter().any(|b| b.code) {
+        chunks.push(Chunk { ordinal: chunks.len(), heading_path: path.to_vec(), start_line, end_line, text, kind });
+        return;
+    }
+    let breaks: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
+    let line_of = |offset: usize| start_line + breaks.partition_point(|&b| b < offset);
+    for (from, to) in pieces(&text, max_chars, overlap_chars) {
+        let piece = text[from..to].trim();
+        if piece.is_empty() {
+            continue;
+        }
+        let first = from + (text[from..to].len() - text[from..to].trim_start().len());
+        chunks.push(Chunk {
+            ordinal: chunks.len(),
+            heading_path: path.to_vec(),
+            start_line: line_of(first),
+            end_line: line_of(first + piece.len()),
+            text: piece.to_string(),
+            kind,
+        });
+    }
+}
+
+/// Byte ranges of `text`, each at most `max` bytes, covering it in order; each after the first
+/// starts up to `overlap` bytes (at a word start) before the previous one ended.
+fn pieces(text: &str, max: usize, overlap: usize) -> Vec<(usize, usize)> {
+    // A large overlap could stall progress: keep it under a quarter of a piece.
+    let overlap = overlap.min(max / 4);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        if text.len() - start <= max {
+            out.push((start, text.len()));
+            break;
+        }
+        let end = cut_point(text, start, max);
+        out.push((start, end));
+        let back = ceil_boundary(text, end.saturating_sub(overlap).max(start + 1));
+        let next = text[back..end].find(char::is_whitespace).map_or(end, |i| back + i + 1);
+        start = ceil_boundary(text, next.min(end).max(start + 1));
+    }
+    out
+}
+
+/// The end of a piece starting at `start`: within `max` bytes, the last line break, else the
+/// last sentence end, else the last space in the window's second half; else a hard cut.
+fn cut_point(text: &str, start: usize, max: usize) -> usize {
+    let limit = floor_boundary(text, start + max);
+    let low = ceil_boundary(text, start + max / 2).min(limit);
+    let window = &text[low..limit];
+    if let Some(i) = window.rfind('\n') {
+        return low + i + 1;
+    }
+    let mut after: Option<char> = text[limit..].chars().next();
+    for (i, c) in window.char_indices().rev() {
+        let ends_sentence = match c {
+            '.' | '!' | '?' => after.is_some_and(char::is_whitespace),
+            '。' | '！' | '？' => true,
+            _ => false,
+        };
+        if ends_sentence {
+            return low + i + c.len_utf8();
+        }
+        after = Some(c);
+    }
+    if let Some(i) = window.rfind(char::is_whitespace) {
+        return low + i + 1;
+    }
+    if limit > start {
+        limit
+    } else {
+        ceil_boundary(text, start + 1)
+    }
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// The document's title: front matter `title:`, the first level-1 heading, the first heading,
@@ -635,6 +728,32 @@ mod tests {
         assert!(chunks.len() > 10);
         assert!(chunks.iter().all(|c| c.text.len() <= 500));
         assert_lines_match(&text, &chunks);
+    }
+
+    #[test]
+    fn a_huge_single_line_is_cut_at_sentences_then_words() {
+        let sentence = "The settlement window closes at four. ";
+        let text = sentence.repeat(50_000); // 1.9 MB, one line, one paragraph
+        let chunks = chunk_text(&text, Format::Text, 2400, 150);
+        assert!(chunks.len() > 700, "{} chunks", chunks.len());
+        for c in &chunks {
+            assert!(c.text.len() <= 2400, "chunk of {} chars", c.text.len());
+            assert!(c.text.ends_with("four."), "cut mid-sentence: {:?}", &c.text[c.text.len() - 20..]);
+            assert_eq!((c.start_line, c.end_line), (1, 1));
+        }
+        let words: String = (0..3000).map(|i| format!("w{i} ")).collect();
+        let chunks = chunk_text(&format!("# T\n\nFirst.\n\n{words}\n\nLast.\n"), Format::Markdown, 300, 40);
+        assert!(chunks.iter().all(|c| c.text.len() <= 300));
+        let joined: String = chunks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" ");
+        assert!((0..3000).all(|i| joined.contains(&format!("w{i} "))), "a word went missing");
+        assert!(chunks.iter().all(|c| !c.text.starts_with(|ch: char| ch.is_ascii_digit())), "cut inside a word");
+        let last_words = chunks.iter().find(|c| c.text.contains("w2999 ") || c.text.ends_with("w2999")).unwrap();
+        assert_eq!((last_words.start_line, last_words.end_line), (5, 5));
+        // No spaces at all, multi-byte characters: cut at character bounds.
+        let dense = "é".repeat(5000);
+        let chunks = chunk_text(&dense, Format::Text, 301, 0);
+        assert!(chunks.iter().all(|c| c.text.len() <= 301 && !c.text.is_empty()));
+        assert_eq!(chunks.iter().map(|c| c.text.len()).sum::<usize>(), dense.len());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Content hashes: BLAKE3, truncated to 128 bits and written as hex.
 
+use crate::fsread::open_regular;
 use rayon::prelude::*;
-use std::fs;
+use std::io::Read;
+use std::path::Path;
 
 /// BLAKE3 of `data` as 32 lowercase hex characters (the first 128 bits).
 pub fn hash_bytes(data: &[u8]) -> String {
@@ -9,12 +11,26 @@ pub fn hash_bytes(data: &[u8]) -> String {
     digest.to_hex()[..32].to_string()
 }
 
-/// `hash_bytes` of each file's content, in parallel; `None` where the file cannot be read.
+/// `hash_bytes` of each file's content, in parallel; `None` where the file cannot be read or
+/// is no longer a regular file (a symlink, a FIFO: see `fsread`).
 pub fn hash_files(paths: &[String]) -> Vec<Option<String>> {
-    paths
-        .par_iter()
-        .map(|path| fs::read(path).ok().map(|data| hash_bytes(&data)))
-        .collect()
+    paths.par_iter().map(|path| hash_file(Path::new(path))).collect()
+}
+
+fn hash_file(path: &Path) -> Option<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut file = open_regular(path).ok()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+            }
+            Err(_) => return None,
+        }
+    }
+    Some(hasher.finalize().to_hex()[..32].to_string())
 }
 
 #[cfg(test)]

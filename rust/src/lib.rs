@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod chunk;
 pub mod embed;
+pub mod fsread;
 pub mod hash;
 pub mod links;
 pub mod prepare;

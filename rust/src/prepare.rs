@@ -3,11 +3,12 @@
 
 use crate::chunk::{detect_format, pack, parse, title_from, Chunk, Format};
 use crate::embed::HashedEmbedder;
+use crate::fsread::{open_regular, open_under, read_capped, ReadError};
 use crate::hash::hash_bytes;
 use crate::links::{extract_links, Anchor, Link};
 use crate::terms::{terms_from, Term};
 use rayon::prelude::*;
-use std::fs;
+use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 #[derive(Clone, Debug)]
@@ -34,6 +35,8 @@ pub struct PrepareOptions {
     pub max_chars: usize,
     pub overlap_chars: usize,
     pub dim: usize,
+    /// Files larger than this when read (they may have grown since the walk) are not indexed.
+    pub max_file_bytes: u64,
 }
 
 /// Decode UTF-8 (dropping a BOM), falling back to Latin-1, which maps every byte to a char.
@@ -60,7 +63,9 @@ pub fn embedding_text(title: &str, chunk: &Chunk) -> String {
     text
 }
 
-pub fn prepare_document(path: &str, rel_path: &str, options: PrepareOptions, embedder: &HashedEmbedder) -> Document {
+/// Read `path` (as `rel_path` under `root` when given, following no symlink below it) and
+/// prepare it; a file that is no longer a regular file, or too large, gets an `error`.
+pub fn prepare_document(path: &str, rel_path: &str, root: Option<&Path>, options: PrepareOptions, embedder: &HashedEmbedder) -> Document {
     let format = detect_format(path);
     let stem = rel_path.rsplit('/').next().unwrap_or(rel_path);
     let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s).to_string();
@@ -80,13 +85,22 @@ pub fn prepare_document(path: &str, rel_path: &str, options: PrepareOptions, emb
         embeddings: vec![],
         error: None,
     };
-    if let Ok(meta) = fs::metadata(path) {
-        doc.mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
-    }
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
+    let read = |file: std::fs::File| -> Result<(Vec<u8>, i64), ReadError> {
+        let meta = file.metadata()?;
+        let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
+        Ok((read_capped(file, options.max_file_bytes)?, mtime_ns))
+    };
+    let opened = match root {
+        Some(root) => open_under(root, rel_path),
+        None => open_regular(Path::new(path)),
+    };
+    let bytes = match opened.and_then(read) {
+        Ok((bytes, mtime_ns)) => {
+            doc.mtime_ns = mtime_ns;
+            bytes
+        }
         Err(e) => {
-            doc.error = Some(format!("unreadable: {}", e.kind()));
+            doc.error = Some(e.reason());
             return doc;
         }
     };
@@ -104,14 +118,15 @@ pub fn prepare_document(path: &str, rel_path: &str, options: PrepareOptions, emb
 }
 
 /// `prepare_document` for each `(path, rel_path)`, in parallel; the order follows `files`.
-pub fn prepare_documents(files: &[(String, String)], options: PrepareOptions) -> Vec<Document> {
+pub fn prepare_documents(files: &[(String, String)], root: Option<&Path>, options: PrepareOptions) -> Vec<Document> {
     let embedder = HashedEmbedder::new(options.dim);
-    files.par_iter().map(|(path, rel)| prepare_document(path, rel, options, &embedder)).collect()
+    files.par_iter().map(|(path, rel)| prepare_document(path, rel, root, options, &embedder)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn prepares_files_and_reports_errors() {
@@ -125,7 +140,7 @@ mod tests {
             (latin.to_string_lossy().into_owned(), "old.txt".to_string()),
             (dir.path().join("gone.md").to_string_lossy().into_owned(), "gone.md".to_string()),
         ];
-        let docs = prepare_documents(&files, PrepareOptions { max_chars: 1200, overlap_chars: 100, dim: 64 });
+        let docs = prepare_documents(&files, None, PrepareOptions { max_chars: 1200, overlap_chars: 100, dim: 64, max_file_bytes: u64::MAX });
         assert_eq!(docs[0].title, "Guide");
         assert_eq!(docs[0].chunks.len(), 1);
         assert_eq!(docs[0].embeddings.len(), 1);
@@ -135,5 +150,24 @@ mod tests {
         assert_eq!(docs[1].title, "Café notes");
         assert!(docs[2].error.as_deref().unwrap().starts_with("unreadable"));
         assert!(docs[2].chunks.is_empty());
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_symlink_or_grown_is_not_read() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret.md"), "outside text").unwrap();
+        fs::create_dir(root.path().join("docs")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.md"), root.path().join("docs/a.md")).unwrap();
+        fs::write(root.path().join("docs/b.md"), "grown ".repeat(100)).unwrap();
+        let files: Vec<(String, String)> = ["docs/a.md", "docs/b.md"]
+            .iter()
+            .map(|rel| (root.path().join(rel).to_string_lossy().into_owned(), rel.to_string()))
+            .collect();
+        let options = PrepareOptions { max_chars: 1200, overlap_chars: 100, dim: 64, max_file_bytes: 500 };
+        let docs = prepare_documents(&files, Some(root.path()), options);
+        assert_eq!(docs[0].error.as_deref(), Some("unreadable: replaced by a symlink"));
+        assert_eq!(docs[1].error.as_deref(), Some("too-large"));
+        assert!(docs.iter().all(|d| d.chunks.is_empty()));
     }
 }

@@ -334,13 +334,22 @@ fn slugify(heading: &str) -> String {
 
 /// Read, hash, decode, chunk, extract terms and embed each `(path, rel_path)`, in parallel.
 #[pyfunction]
-#[pyo3(signature = (files, *, max_chars = 1200, overlap_chars = 150, dim = 256))]
-fn prepare_documents(py: Python<'_>, files: Vec<(String, String)>, max_chars: usize, overlap_chars: usize, dim: usize) -> PyResult<Vec<Document>> {
+#[pyo3(signature = (files, *, max_chars = 1200, overlap_chars = 150, dim = 256, root = None, max_file_bytes = u64::MAX))]
+fn prepare_documents(
+    py: Python<'_>,
+    files: Vec<(String, String)>,
+    max_chars: usize,
+    overlap_chars: usize,
+    dim: usize,
+    root: Option<String>,
+    max_file_bytes: u64,
+) -> PyResult<Vec<Document>> {
     if dim == 0 {
         return Err(PyValueError::new_err("dim must be positive"));
     }
-    let options = PrepareOptions { max_chars, overlap_chars, dim };
-    let docs = py.allow_threads(|| prepare::prepare_documents(&files, options));
+    let options = PrepareOptions { max_chars, overlap_chars, dim, max_file_bytes };
+    let root = root.map(std::path::PathBuf::from);
+    let docs = py.allow_threads(|| prepare::prepare_documents(&files, root.as_deref(), options));
     Ok(docs.into_iter().map(|inner| Document { inner }).collect())
 }
 

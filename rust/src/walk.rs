@@ -1,12 +1,25 @@
 //! Walking a knowledge base's folder with ripgrep's walker (the `ignore` crate).
+//!
+//! The ignore files (`.gitignore`, `.ignore`, `.loreignore`) are read here, not by the crate:
+//! the crate opens them with a plain `open`, which waits forever on a FIFO. `IgnoreRules`
+//! reads each one only when it is a regular file (see `fsread`), and the walker asks it about
+//! every entry through `filter_entry`.
 
+use crate::fsread::open_regular;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::overrides::OverrideBuilder;
-use ignore::{WalkBuilder, WalkState};
+use ignore::{Match, WalkBuilder, WalkState};
 use parking_lot::Mutex;
-use std::fs::File;
+use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
+
+/// The ignore files read in every folder; later ones take precedence, as in ripgrep.
+const STANDARD_IGNORE_FILES: [&str; 2] = [".gitignore", ".ignore"];
+/// An ignore file larger than this is read up to here.
+const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
 
 #[derive(Clone, Debug)]
 pub struct WalkEntry {
@@ -43,12 +56,71 @@ pub enum WalkError {
     BadPattern(String),
 }
 
-/// True when the first 8 KiB hold a NUL byte: what git and ripgrep call binary.
-pub fn looks_binary(path: &Path) -> std::io::Result<bool> {
+/// True when the first 8 KiB hold a NUL byte: what git and ripgrep call binary. A path that
+/// is no longer a regular file is an error, never a wait.
+pub fn looks_binary(path: &Path) -> Result<bool, String> {
     let mut buf = [0u8; 8192];
-    let mut file = File::open(path)?;
-    let n = file.read(&mut buf)?;
+    let mut file = open_regular(path).map_err(|e| e.reason())?;
+    let n = file.read(&mut buf).map_err(|e| format!("unreadable: {}", e.kind()))?;
     Ok(buf[..n].contains(&0))
+}
+
+/// Gitignore-style rules of each folder, read on first use, and the questions the walk asks.
+struct IgnoreRules {
+    root: PathBuf,
+    file_names: Vec<String>,
+    by_folder: Mutex<HashMap<PathBuf, Arc<Gitignore>>>,
+}
+
+impl IgnoreRules {
+    fn new(root: &Path, extra_files: &[String]) -> Self {
+        let mut file_names: Vec<String> = STANDARD_IGNORE_FILES.iter().map(|s| s.to_string()).collect();
+        file_names.extend(extra_files.iter().cloned());
+        IgnoreRules { root: root.to_path_buf(), file_names, by_folder: Mutex::new(HashMap::new()) }
+    }
+
+    /// True when a rule ignores `path`: the deepest folder with a matching rule decides.
+    fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
+        let mut folder = path.parent();
+        while let Some(dir) = folder {
+            match self.rules_of(dir).matched(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
+            }
+            if dir == self.root {
+                break;
+            }
+            folder = dir.parent();
+        }
+        false
+    }
+
+    fn rules_of(&self, dir: &Path) -> Arc<Gitignore> {
+        if let Some(rules) = self.by_folder.lock().get(dir) {
+            return rules.clone();
+        }
+        let rules = Arc::new(self.read_rules(dir));
+        self.by_folder.lock().entry(dir.to_path_buf()).or_insert(rules).clone()
+    }
+
+    /// The rules of the ignore files in `dir` that are regular files; a FIFO, a device or a
+    /// symlink named `.gitignore` is passed over, and an invalid line is skipped.
+    fn read_rules(&self, dir: &Path) -> Gitignore {
+        let mut builder = GitignoreBuilder::new(dir);
+        for name in &self.file_names {
+            let path = dir.join(name);
+            let Ok(file) = open_regular(&path) else { continue };
+            let mut data = Vec::new();
+            if file.take(MAX_IGNORE_FILE_BYTES).read_to_end(&mut data).is_err() {
+                continue;
+            }
+            for line in String::from_utf8_lossy(&data).lines() {
+                let _ = builder.add_line(Some(path.clone()), line);
+            }
+        }
+        builder.build().unwrap_or_else(|_| Gitignore::empty())
+    }
 }
 
 /// Walk `root`: honour `.gitignore` (inside a git repository or not), `.ignore` and the extra
@@ -61,18 +133,15 @@ pub fn walk(root: &str, options: &WalkOptions) -> Result<WalkResult, WalkError> 
     }
     let mut builder = WalkBuilder::new(root_path);
     builder
+        .standard_filters(false)
         .hidden(true)
-        .git_ignore(true)
-        .git_exclude(false)
-        .git_global(false)
-        .require_git(false)
-        .ignore(true)
         .parents(false)
         .follow_links(false)
         .threads(options.threads);
-    for name in &options.ignore_files {
-        builder.add_custom_ignore_filename(name);
-    }
+    let rules = Arc::new(IgnoreRules::new(root_path, &options.ignore_files));
+    builder.filter_entry(move |entry| {
+        entry.depth() == 0 || !rules.is_ignored(entry.path(), entry.file_type().is_some_and(|t| t.is_dir()))
+    });
     if !options.exclude.is_empty() {
         let mut overrides = OverrideBuilder::new(root_path);
         for pattern in &options.exclude {
@@ -111,7 +180,7 @@ pub fn walk(root: &str, options: &WalkOptions) -> Result<WalkResult, WalkError> 
                 Err(e) => Err(skip(format!("unreadable: {e}"))),
                 Ok(meta) if meta.len() > options.max_file_bytes => Err(skip("too-large".into())),
                 Ok(meta) => match looks_binary(path) {
-                    Err(e) => Err(skip(format!("unreadable: {}", e.kind()))),
+                    Err(reason) => Err(skip(reason)),
                     Ok(true) => Err(skip("binary".into())),
                     Ok(false) => Ok(WalkEntry {
                         path: path_str.clone(),
@@ -187,5 +256,45 @@ mod tests {
     #[test]
     fn missing_root_is_an_error() {
         assert!(matches!(walk("/no/such/dir", &options()), Err(WalkError::NotADirectory(_))));
+    }
+
+    #[test]
+    fn ignore_files_that_are_fifos_are_passed_over() {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir(root.join("docs")).unwrap();
+        for rel in [".gitignore", "docs/.loreignore", "docs/.ignore"] {
+            let c = CString::new(root.join(rel).as_os_str().as_bytes()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+        fs::write(root.join("docs/a.md"), "# A").unwrap();
+        // Walking would wait forever for a writer if a FIFO were opened to be read.
+        let got = walk(root.to_str().unwrap(), &options()).unwrap();
+        let files: Vec<&str> = got.files.iter().map(|f| f.rel_path.as_str()).collect();
+        assert_eq!(files, vec!["docs/a.md"]);
+    }
+
+    #[test]
+    fn deeper_ignore_files_override_and_negate() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, data: &[u8]| {
+            let p = root.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, data).unwrap();
+        };
+        write(".gitignore", b"*.txt\nbuild/\n");
+        write("notes/.gitignore", b"!keep.txt\n");
+        write("notes/keep.txt", b"k");
+        write("notes/drop.txt", b"d");
+        write("build/out.md", b"o");
+        write("docs/build.md", b"b");
+        write("docs/.ignore", b"secret.md\n");
+        write("docs/secret.md", b"s");
+        let got = walk(root.to_str().unwrap(), &options()).unwrap();
+        let files: Vec<&str> = got.files.iter().map(|f| f.rel_path.as_str()).collect();
+        assert_eq!(files, vec!["docs/build.md", "notes/keep.txt"]);
     }
 }

@@ -49,8 +49,9 @@ def walk(
     """Walk ``root`` with ripgrep's walker.
 
     Honours ``.gitignore`` (even outside a git repository), ``.ignore`` and the
-    ``ignore_files``; skips hidden files and folders and VCS folders; keeps files whose
-    extension is in ``extensions`` (case-insensitive, no dot). Files larger than
+    ``ignore_files`` (each read only when it is a regular file: a FIFO or a symlink named
+    ``.gitignore`` is passed over); skips hidden files and folders and VCS folders; keeps
+    files whose extension is in ``extensions`` (case-insensitive, no dot). Files larger than
     ``max_file_bytes`` and binary files (a NUL byte in the first 8 KiB) are reported in
     ``skipped``. ``exclude`` holds extra gitignore-style patterns. ``threads=0`` picks a count.
     Raises ``FileNotFoundError`` if ``root`` is not a directory.
@@ -174,9 +175,15 @@ def prepare_documents(
     max_chars: int = 1200,
     overlap_chars: int = 150,
     dim: int = 256,
+    root: str | None = None,
+    max_file_bytes: int = ...,
 ) -> list[Document]:
     """Read, hash, decode, chunk, extract terms and embed each ``(path, rel_path)`` pair, in
-    parallel, with the GIL released. The order of the result follows ``files``."""
+    parallel, with the GIL released. The order of the result follows ``files``.
+
+    Only regular files are read, never through a symlink (with ``root``: on no component of
+    ``rel_path`` below it), and only up to ``max_file_bytes``, checked on the open file. A file
+    that fails these gets ``error`` (``too-large``, ``unreadable: ...``) and no chunks."""
 
 # --- embeddings -----------------------------------------------------------------------------
 

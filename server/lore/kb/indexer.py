@@ -82,6 +82,9 @@ def run_index(
             max_chars=settings.chunk.max_chars,
             overlap_chars=settings.chunk.overlap_chars,
             dim=kb.embedder.dim,
+            # Read as the walk saw them: no symlink below the root, no growth past the limit.
+            root=str(kb.root),
+            max_file_bytes=settings.index.max_file_bytes,
         )
 
     done_files = done_bytes = 0

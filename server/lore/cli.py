@@ -82,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     transport.add_argument(
         "--stdio", action="store_true", help="speak LSP on stdin/stdout (the default)"
     )
-    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    transport.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="listen on a loopback TCP port instead; clients send the token from LORE_TCP_TOKEN "
+        "(or the one printed) as initializationOptions.token",
+    )
     return parser
 
 
@@ -339,11 +344,18 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from lore.lsp.server import serve
+    from lore.lsp.tcp import NotLoopback, loopback_host
 
-    if args.tcp and not args.tcp.rpartition(":")[2].isdigit():
-        raise UsageError(f"--tcp wants HOST:PORT, not {args.tcp!r}")
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            raise UsageError(f"--tcp wants HOST:PORT, not {args.tcp!r}")
+        try:
+            loopback_host(host)
+        except NotLoopback as exc:
+            raise UsageError(str(exc)) from None
     # 1 when the client sent `exit` without `shutdown`, as the LSP specification asks.
-    return serve(tcp=args.tcp)
+    return serve(args.tcp)
 
 
 _COMMANDS = {

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -130,42 +127,3 @@ async def test_a_second_server_follows_the_first(kb_root: Path) -> None:
         for client in (follower, writer):
             await client.shutdown_session()
             await client.stop()
-
-
-def test_serves_over_tcp(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [*SERVER, "--tcp", f"127.0.0.1:{port}"], cwd=tmp_path, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:  # until the server listens
-            try:
-                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.05)
-        with conn:
-            body = json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {"processId": None, "rootUri": None, "capabilities": {}},
-                }
-            ).encode()
-            conn.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            reply = conn.makefile("rb")
-            length = 0
-            while (line := reply.readline().strip()) != b"":
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            answer = json.loads(reply.read(length))
-        assert answer["result"]["serverInfo"]["name"] == "lore"
-        assert answer["result"]["capabilities"]["hoverProvider"]
-    finally:
-        proc.kill()
-        proc.wait()

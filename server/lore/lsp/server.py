@@ -26,6 +26,7 @@ from lore.config import Settings, load_settings
 from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
 from lore.llm.registry import Providers
+from lore.lsp import tcp
 from lore.lsp.protocol import StrictProtocol, run_stdio
 from lore.lsp.scheduler import Dropped, Scheduler
 from lore.ops.metrics import Latencies
@@ -48,7 +49,16 @@ COMMAND_ALIASES = {
 
 
 class LoreProtocol(StrictProtocol):
-    """The protocol with Lore's command ids."""
+    """The protocol with Lore's command ids, and the token gate of ``lore serve --tcp``."""
+
+    required_token: str | None = None
+    """Over TCP, the secret an ``initialize`` must carry before any message is handled
+    (see ``lore.lsp.tcp``); None once shown, and always None over stdio."""
+
+    def handle_message(self, message: Any) -> None:
+        if self.required_token is not None and not tcp.admit(self, message):
+            return
+        super().handle_message(message)
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
@@ -216,19 +226,20 @@ def create_server() -> LoreServer:
     return server
 
 
-def serve(tcp: str | None = None) -> int:
-    """Run the server over stdio, or on ``HOST:PORT``; the process's exit status."""
+def serve(address: str | None = None) -> int:
+    """Run the server over stdio, or on loopback ``HOST:PORT`` (see ``lore.lsp.tcp``); the
+    process's exit status."""
     # stderr only: stdout carries the protocol. pygls logs every message at INFO: too loud.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pygls").setLevel(logging.WARNING)
     server = create_server()
-    if tcp:
-        host, _, port = tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-        return 0
-    status = server.start_io()
+    if address:
+        host, _, port = address.rpartition(":")
+        status = tcp.serve_tcp(server, host, int(port))
+    else:
+        status = server.start_io()
     # The indexes are closed by `shutdown` and the client has gone: end here, rather than
     # spend a second finalising modules while the editor waits for the process to end.
     logging.shutdown()

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,11 +19,11 @@ from typing import Any
 
 import psutil
 
-from bench import workloads
+from bench import crash, workloads
 from bench.data import REPO, WORK, aws_docs
 from bench.retrieval import evaluate_scifact
 
-WORKLOADS = ("index", "lsp", "ask", "retrieval", "memory", "scale")
+WORKLOADS = ("index", "lsp", "ask", "retrieval", "memory", "scale", "crash")
 DOC = REPO / "docs" / "benchmarks.md"
 PLOT = REPO / "docs" / "bench-scale.png"
 
@@ -105,6 +106,7 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
             )
         ),
     )
+    step("crash", lambda: crash_run(quick))
     step(
         "scale",
         lambda: [
@@ -115,6 +117,15 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
         ],
     )
     return results
+
+
+def crash_run(quick: bool) -> dict[str, Any]:
+    """The longer crash test: more pages and kills than tests/cli/test_crash.py."""
+    root = WORK / "crash"
+    if root.exists():
+        shutil.rmtree(root)
+    pages, kills = (3000, 8) if quick else (10000, 30)
+    return crash.run(root, pages=pages, kills=kills, seed=int(time.time())).to_json()
 
 
 def budgets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
@@ -182,6 +193,17 @@ def budgets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 f"> BM25 (0.666; this run's tantivy BM25: {base:.3f})",
                 f"{hy:.4f}",
                 hy > max(0.666, base),
+            )
+        )
+    if "crash" in r:
+        c = r["crash"]
+        rows.append(
+            (
+                "SIGKILL during indexing",
+                "every file indexed exactly once",
+                f"{c['killed_mid_run']} of {c['kills']} kills mid-run on {c['pages']} pages, "
+                f"{c['markers_checked']} markers checked, {len(c['problems'])} problems",
+                not c["problems"],
             )
         )
     return rows

@@ -71,6 +71,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     initializationOptions: serverSettings(context),
     synchronize: { configurationSection: "lore" },
     middleware: {
+      // Indexing reports its progress: show the new count when a run ends, not at the next poll.
+      handleWorkDoneProgress: (token, params, next) => {
+        next(token, params);
+        if (params.kind === "end") {
+          void refreshStatus();
+        }
+      },
       workspace: {
         // The client would push the raw section, camelCase and all defaults. Send no settings
         // instead: the server then pulls them through `configuration` below.

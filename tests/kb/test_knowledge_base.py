@@ -179,3 +179,19 @@ def test_a_page_without_words_leaves_search_working(kb_root: Path, content: str)
             kb.search(query, 5)  # no TypeError from a word-less chunk's vector
         assert kb.search("settlement window", 5)[0].chunk.path == "glossary/terms.md"
         assert kb.search_vector("settlement window", 50)
+
+
+def test_search_lists_each_page_once_at_its_best_section(kb: KnowledgeBase) -> None:
+    # The runbook has several sections about the ledger: one result stands for the page.
+    results = kb.search("ledger database failover standby replica", 10)
+    paths = [r.chunk.path for r in results]
+    assert len(paths) == len(set(paths)) and "runbooks/ledger-outage.md" in paths
+    assert len(kb.search("ledger database failover standby replica", 10, per_page=3)) > len(paths)
+
+
+def test_search_leaves_the_vector_scan_out_unless_it_is_weighted(kb_root: Path) -> None:
+    with open_kb(kb_root) as plain:
+        plain.index()
+        assert all("vector" not in r.scores for r in plain.search("settlement window", 5))
+    with open_kb(kb_root, search={"vector_weight": 0.25}) as hybrid:
+        assert any("vector" in r.scores for r in hybrid.search("settlement window", 5))

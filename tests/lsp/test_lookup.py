@@ -211,3 +211,28 @@ def test_scans_stay_near_the_cursor_on_long_lines() -> None:
     assert link is not None and (link.target, link.anchor) == ("terms.md", "settlement-window")
     assert link_lookup.link_context("[[" * 50_000, 100_000) is not None
     assert link_lookup.link_context("](" + "a" * 100_000, 100_002) is None  # beyond the window
+
+
+def test_hover_prefers_the_page_that_defines_a_term_over_one_that_mentions_it(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "kb"
+    (root / "lambda").mkdir(parents=True)
+    (root / "sqs").mkdir()
+    (root / "lambda" / "resilience.md").write_text(
+        "# Resilience in AWS Lambda\n\n## Retries and the `DeadLetterQueue` setting\n\n"
+        "Lambda retries failed asynchronous invocations twice, then sends the event to the "
+        "function's DeadLetterQueue if one is set.\n"
+    )
+    (root / "sqs" / "dead-letter-queues.md").write_text(
+        "# Amazon SQS dead-letter queues\n\n"
+        "A dead-letter queue receives the messages that other queues could not process, so "
+        "that you can isolate them and find out why their processing failed.\n"
+    )
+    settings = load_settings(root)
+    with KnowledgeBase.open(root, settings) as kb:
+        kb.index()
+        info = lookup.hover_for(lookup.Library([kb]), "DeadLetterQueue", settings)
+    assert info is not None
+    assert info.path == "sqs/dead-letter-queues.md"
+    assert "Amazon SQS dead-letter queues" in info.markdown

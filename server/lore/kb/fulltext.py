@@ -122,6 +122,14 @@ class FullText:
             v for v in searcher.fast_field_values("chunk_id", [a for _, a in hits]) if v is not None
         ]
 
+    def document_frequency(self, word: str) -> int:
+        """How many chunks hold ``word`` (stemmed as indexed) in their title, heading or body."""
+        words = query_words(word)[:1]
+        if not words:
+            return 0
+        parsed = self._index.parse_query(words[0], ["title", "heading", "body"])
+        return self._searcher.search(parsed, limit=1, count=True).count
+
     def search(
         self, query: str, limit: int, *, title_boost: float = 2.0, heading_boost: float = 1.5
     ) -> list[tuple[int, float]]:

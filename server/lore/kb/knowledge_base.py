@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -305,18 +306,22 @@ class KnowledgeBase:
 
     # --- search --------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 10) -> list[SearchResult]:
-        """Hybrid search: BM25 and vector candidates fused by RRF, with an exact fast path for
-        terms and headings. An empty or blank query gives ``[]``; tantivy syntax characters are
-        taken literally."""
+    def search(self, query: str, k: int = 10, *, per_page: int = 1) -> list[SearchResult]:
+        """Search: BM25, fused with the vector ranking when ``search.vector_weight`` is above
+        zero, with an exact fast path for terms and headings; at most ``per_page`` results of
+        one page (its best sections). An empty or blank query gives ``[]``; tantivy syntax
+        characters are taken literally."""
         if not query.strip() or k <= 0:
             return []
         s = self.settings.search
+        vector = (
+            [hit for hit in self._knn(query, s.vector_candidates) if hit[1] >= s.min_similarity]
+            if s.vector_weight > 0
+            else []
+        )
         candidates = hybrid.Candidates(
             bm25=self._bm25(query, s.bm25_candidates),
-            vector=[
-                hit for hit in self._knn(query, s.vector_candidates) if hit[1] >= s.min_similarity
-            ],
+            vector=vector,
             exact=self._exact_chunks(query),
         )
         ranked = hybrid.fuse(
@@ -326,7 +331,7 @@ class KnowledgeBase:
             bm25_weight=s.bm25_weight,
             vector_weight=s.vector_weight,
         )
-        return self._results(ranked, query, k)
+        return self._results(ranked, query, k, per_page=per_page)
 
     def search_bm25(self, query: str, k: int = 10) -> list[SearchResult]:
         """Full-text results only (for evaluation and the benchmarks)."""
@@ -339,16 +344,28 @@ class KnowledgeBase:
             query, k, title_boost=s.title_boost, heading_boost=s.heading_boost
         )
 
+    def rarity(self, words: Sequence[str]) -> dict[str, float]:
+        """Each word's inverse document frequency over the chunks, ``log(1 + N / (df + 0.5))``:
+        a word no chunk holds weighs most, one that most chunks hold weighs little."""
+        total = self.fulltext.num_docs()
+        return {w: math.log(1 + total / (self.fulltext.document_frequency(w) + 0.5)) for w in words}
+
     def search_vector(self, query: str, k: int = 10) -> list[SearchResult]:
         """Vector results only (for evaluation and the benchmarks)."""
         hits = self._knn(query, k)
         return self._results([(c, s, {"vector": s}) for c, s in hits], query, k)
 
     def _results(
-        self, ranked: list[tuple[int, float, dict[str, float]]], query: str, k: int
+        self,
+        ranked: list[tuple[int, float, dict[str, float]]],
+        query: str,
+        k: int,
+        *,
+        per_page: int | None = None,
     ) -> list[SearchResult]:
-        records = self._records([chunk_id for chunk_id, _, _ in ranked[: k * 2]])
-        return hybrid.to_results(ranked, records, query, k)
+        wanted = ranked if per_page else ranked[: k * 2]
+        records = self._records([chunk_id for chunk_id, _, _ in wanted])
+        return hybrid.to_results(ranked, records, query, k, per_page=per_page)
 
     def _knn(self, query: str, k: int) -> list[tuple[int, float]]:
         vector = self.embedder.embed(hybrid.embed_text(query))

@@ -101,8 +101,8 @@ class Library:
                 return kb
         return self.owner(Path(abs_path))
 
-    def search(self, query: str, k: int) -> list[SearchResult]:
-        results = [r for kb in self.bases for r in kb.search(query, k)]
+    def search(self, query: str, k: int, *, per_page: int = 1) -> list[SearchResult]:
+        results = [r for kb in self.bases for r in kb.search(query, k, per_page=per_page)]
         results.sort(key=lambda r: r.score, reverse=True)
         return results[:k]
 
@@ -112,6 +112,11 @@ class Library:
         results = [r for kb in self.bases for r in kb.search_bm25(query, k)]
         results.sort(key=lambda r: r.score, reverse=True)
         return results[:k]
+
+    def rarity(self, words: Sequence[str]) -> dict[str, float]:
+        """Each word's inverse document frequency, from the largest knowledge base."""
+        largest = max(self.bases, key=lambda kb: kb.fulltext.num_docs(), default=None)
+        return largest.rarity(words) if largest is not None else {w: 1.0 for w in words}
 
     def lookup_terms(self, text: str, limit: int = 10) -> list[TermRecord]:
         return [t for kb in self.bases for t in kb.lookup_terms(text, limit)][:limit]
@@ -216,6 +221,12 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
         # A plain word named in several files ("Example", "Overview" in a large handbook) is
         # a common heading, not a defined term: which one would be meant is a guess.
         terms = []
+    if terms and terms[0].kind not in _DEFINING:
+        # Only mentions (an identifier in a heading, a bold word): a page whose own title or
+        # heading names the term, in any spelling, defines it and wins.
+        defining = _defining_section(library, parts)
+        if defining is not None:
+            return _render(defining, defining.start_line, 1.0, settings)
     if terms:
         term = terms[0]
         kb = library.owner_of(term.abs_path)
@@ -258,6 +269,26 @@ def hover_for(library: Library, word: str, settings: Settings) -> HoverInfo | No
         None,
     )
     return _render(top.chunk, top.chunk.start_line, coverage, settings, title=title)
+
+
+_DEFINING = ("heading", "title", "definition")
+
+
+def _stems(words: Sequence[str]) -> set[str]:
+    # Singular and plural name the same thing: "dead-letter queues" defines DeadLetterQueue.
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words}
+
+
+def _defining_section(library: Library, parts: Sequence[str]) -> ChunkRecord | None:
+    """The best full-text section whose own heading, or whose page title, holds every part."""
+    wanted = _stems(parts)
+    for result in library.search_fulltext(" ".join(parts), 5):
+        chunk = result.chunk
+        own = chunk.heading_path[-1:] if chunk.heading_path else ()
+        for name in (*own, chunk.title):
+            if wanted <= _stems(_native.split_identifier(name)):
+                return chunk
+    return None
 
 
 def _render(

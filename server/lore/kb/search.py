@@ -90,12 +90,20 @@ def to_results(
     records: dict[int, ChunkRecord],
     query: str,
     k: int,
+    *,
+    per_page: int | None = None,
 ) -> list[SearchResult]:
+    """The first ``k`` results, at most ``per_page`` of each page (None: no limit)."""
     results: list[SearchResult] = []
+    shown: dict[int, int] = {}
     for chunk_id, score, parts in ranked:
         record = records.get(chunk_id)
         if record is None:
             continue  # deleted since the full-text index was read
+        if per_page is not None:
+            if shown.get(record.doc_id, 0) >= per_page:
+                continue
+            shown[record.doc_id] = shown.get(record.doc_id, 0) + 1
         results.append(SearchResult(record, score, snippet(record.text, query), parts))
         if len(results) >= k:
             break

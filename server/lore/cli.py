@@ -334,6 +334,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             f"[bold][{c['n']}][/] [cyan]{c['path']}:{c['start_line']}-{c['end_line']}[/]  "
             f"{escape(c['heading'])}"
         )
+    if answer.related:
+        out.print("[dim]Related pages (they do not answer the question):[/]")
+        for c in answer.related_pages():
+            out.print(
+                f"  [cyan]{c['path']}:{c['start_line']}-{c['end_line']}[/]  {escape(c['heading'])}"
+            )
     label = "declined" if answer.declined else "confidence"
     note = (
         f"  [yellow]degraded: {escape(answer.degraded_reason or '')}[/]" if answer.degraded else ""

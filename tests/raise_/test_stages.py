@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from lore.kb.lookup import Library
+from lore.kb.types import ChunkRecord
 from lore.raise_ import Pipeline
 from lore.raise_.evaluate import evaluate, supported
+from lore.raise_.pipeline import renumber
 from lore.raise_.prompt import RULES, build_messages
 from lore.raise_.reason import analyse
-from lore.raise_.synthesize import Source, cited_sentences
+from lore.raise_.synthesize import Source, cited_sentences, clean_text, extractive
 from lore.raise_.text import sentences
 
 
@@ -90,7 +93,10 @@ def test_lore_declines_what_the_docs_do_not_say(library: Library, question: str)
     answer = Pipeline().answer(library, question, library.bases[0].settings)
     assert answer.declined
     assert answer.answer.startswith("The knowledge base does not say")
-    assert answer.citations(), "the closest sources are still shown"
+    assert not answer.citations(), "a declined answer cites nothing"
+    related = answer.to_json()["related"]
+    assert related, "the closest pages are still offered"
+    assert len({page["path"] for page in related}) == len(related), "one entry a page"
 
 
 def test_the_answer_cache_hits_and_goes_stale_when_a_source_changes(
@@ -159,6 +165,85 @@ def test_evaluation_checks_that_citations_stand_in_their_sources(library: Librar
     bad = "The settlement window is when the moon eclipses Jupiter's rings. [1]"
     assert supported(cited_sentences(good)[0][0], chunk.text)
     assert not supported(cited_sentences(bad)[0][0], chunk.text)
-    assert evaluate(good, sources, ["settlement", "window"], 0.9, 0.35).citation_support == 1.0
-    weak = evaluate(bad, sources, ["settlement", "window"], 0.9, 0.35)
+    assert evaluate(good, sources, ["settlement", "window"], 0.9, {}, 0.5).citation_support == 1.0
+    weak = evaluate(bad, sources, ["settlement", "window"], 0.9, {}, 0.5)
     assert weak.citation_support == 0.0 and weak.declined
+
+
+def _chunk(path: str, heading: str, text: str, chunk_id: int = 1) -> ChunkRecord:
+    return ChunkRecord(
+        chunk_id=chunk_id,
+        doc_id=chunk_id,
+        path=path,
+        abs_path=f"/kb/{path}",
+        title=heading,
+        heading_path=(heading,),
+        start_line=1,
+        end_line=10,
+        text=text,
+        kind="markdown",
+        ordinal=0,
+        content_hash=str(chunk_id),
+    )
+
+
+def test_the_sentence_that_answers_leads_the_extractive_answer() -> None:
+    polling = _chunk(
+        "sqs/polling.md",
+        "Amazon SQS short and long polling",
+        "Amazon SQS offers short and long polling to receive messages from a queue. "
+        "Long polling helps reduce the cost of using Amazon SQS by eliminating empty responses. "
+        "With short polling, the queue returns messages at once, even when the queue is empty.",
+        1,
+    )
+    retention = _chunk(
+        "sqs/quotas.md",
+        "Message quotas",
+        "Each queue has quotas on its messages. "
+        "The message retention period is how long a message can stay in a queue: "
+        "4 days by default, and from 60 seconds up to 14 days. "
+        "Messages can be up to 256 KiB.",
+        2,
+    )
+    sources = [Source(1, polling, 1.0), Source(2, retention, 0.9)]
+    terms = analyse("How long can a message stay in an SQS queue?").key_terms
+    picked = extractive(terms, sources, 3)
+    assert "up to 14 days" in picked[0].text
+    assert picked[0].source == 2
+
+
+def test_answer_text_is_clean_and_code_stays_code() -> None:
+    raw = (
+        r"Set `max\_retries` to 5\. See [the guide](guide.md) and **do not** use \(legacy\) mode\."
+    )
+    assert clean_text(raw) == (
+        "Set `max\\_retries` to 5. See the guide and do not use (legacy) mode."
+    )
+
+
+def test_citations_are_numbered_by_first_use_with_no_gaps() -> None:
+    sources = [Source(n, _chunk(f"p{n}.md", f"P{n}", "Text.", n), 1.0 / n) for n in range(1, 6)]
+    text, renumbered, order = renumber("Alpha [3]. Beta [1]. Gamma [3]. Delta [5].", sources)
+    assert text == "Alpha [1]. Beta [2]. Gamma [1]. Delta [3]."
+    assert order == [3, 1, 5, 2, 4]
+    assert [(s.number, s.chunk.path) for s in renumbered][:3] == [
+        (1, "p3.md"),
+        (2, "p1.md"),
+        (3, "p5.md"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the settlement window and how do I fail over the ledger database?",
+        "Why do we cache rendered responses?",
+    ],
+)
+def test_an_answers_citations_run_from_one_in_order_of_use(library: Library, question) -> None:
+    answer = Pipeline().answer(library, question, library.bases[0].settings)
+    assert not answer.declined
+    used = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)))
+    assert used == list(range(1, len(used) + 1))
+    assert [c["n"] for c in answer.citations()] == used
+    assert "\\." not in answer.answer

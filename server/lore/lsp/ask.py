@@ -97,6 +97,11 @@ def comment_block(answer: Answer, language_id: str, indent: str, heading: str) -
     lines += [
         f"[{c['n']}] {c['path']}:{c['start_line']} ({c['heading']})" for c in answer.citations()
     ]
+    if answer.related:
+        lines.append("Related pages (they do not answer the question):")
+        lines += [
+            f"- {c['path']}:{c['start_line']} ({c['heading']})" for c in answer.related_pages()
+        ]
     note = f"Lore · {answer.provider} · confidence {answer.confidence:.2f}"
     lines.append(note + (" · degraded" if answer.degraded else ""))
     if language_id in BLOCK_COMMENTS:

@@ -46,31 +46,30 @@ class Answer:
     cached: bool = False
     trace: list[dict[str, Any]] | None = None
     cited: list[int] = field(default_factory=list)
+    related: list[Source] = field(default_factory=list)
+    """When declined: the closest pages, one source each, offered to read rather than as an
+    answer."""
 
     @property
     def declined(self) -> bool:
         return self.evaluation.declined
 
     def citations(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "n": s.number,
-                "path": s.chunk.path,
-                "abs_path": s.chunk.abs_path,
-                "title": s.chunk.title,
-                "heading": " › ".join(s.chunk.heading_path) or s.chunk.title,
-                "start_line": s.chunk.start_line,
-                "end_line": s.chunk.end_line,
-                "score": round(s.score, 4),
-            }
-            for s in self.sources
-            if not self.cited or s.number in self.cited
-        ]
+        """The sources the answer cites, numbered in order of first use (1..n, no gaps)."""
+        if self.declined:
+            return []
+        return [_place(s) for s in self.sources if s.number in self.cited]
+
+    def related_pages(self) -> list[dict[str, Any]]:
+        """What a declined answer offers instead: the closest pages, to read."""
+        return [_place(s) for s in self.related]
 
     def to_json(self, *, trace: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "answer": self.answer,
             "citations": self.citations(),
+            "related": self.related_pages(),
+            "declined": self.declined,
             "confidence": self.confidence,
             "evaluation": self.evaluation.to_json(),
             "provider": self.provider,
@@ -81,6 +80,56 @@ class Answer:
         if trace and self.trace is not None:
             data["trace"] = self.trace
         return data
+
+
+def _place(source: Source) -> dict[str, Any]:
+    chunk = source.chunk
+    return {
+        "n": source.number,
+        "path": chunk.path,
+        "abs_path": chunk.abs_path,
+        "title": chunk.title,
+        "heading": " › ".join(chunk.heading_path) or chunk.title,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "score": round(source.score, 4),
+    }
+
+
+def renumber(text: str, sources: list[Source]) -> tuple[str, list[Source], list[int]]:
+    """Number the citations of ``text`` in order of first use, 1..n with no gaps.
+
+    Returns the new text, the sources renumbered (the cited ones first, in that order, then the
+    rest), and the old numbers in their new order, so that a cached answer can be replayed.
+    """
+    known = {s.number: s for s in sources}
+    order = list(dict.fromkeys(n for n in _citation_numbers(text) if n in known))
+    order += [s.number for s in sources if s.number not in order]
+    new_number = {old: new for new, old in enumerate(order, start=1)}
+    text = re.sub(
+        r"\[(\d+)\]",
+        lambda m: f"[{new_number[int(m.group(1))]}]" if int(m.group(1)) in known else m.group(0),
+        text,
+    )
+    return text, reorder(sources, order), order
+
+
+def reorder(sources: list[Source], order: list[int]) -> list[Source]:
+    known = {s.number: s for s in sources}
+    return [
+        Source(new, known[old].chunk, known[old].score)
+        for new, old in enumerate((n for n in order if n in known), start=1)
+    ]
+
+
+def related(hits: list[Source], limit: int = 3) -> list[Source]:
+    """The best source of each of the first ``limit`` pages."""
+    pages: dict[str, Source] = {}
+    for source in hits:
+        pages.setdefault(source.chunk.abs_path, source)
+        if len(pages) >= limit:
+            break
+    return [Source(n, s.chunk, s.score) for n, s in enumerate(pages.values(), start=1)]
 
 
 class Pipeline:
@@ -162,7 +211,7 @@ class Pipeline:
         ]
 
         # Synthesize (through the cache)
-        key = _synthesis_key(question, sources, provider)
+        key = _synthesis_key(question, sources, provider, config.decline_below)
         cached = self.cache.get(key)
         if cached is not None:
             data = json.loads(cached)
@@ -172,13 +221,14 @@ class Pipeline:
             result = Answer(
                 question,
                 data["answer"],
-                sources,
-                confidence,
+                reorder(sources, data["order"]),
+                evaluation.confidence,
                 evaluation,
                 data["provider"],
                 cached=True,
                 trace=trace.to_json(),
                 cited=data["cited"],
+                related=related(sources) if evaluation.declined else [],
             )
             self.cache.put(whole_key, _answer_to_cache(result))
             return result
@@ -205,28 +255,34 @@ class Pipeline:
 
         # Evaluate
         notify("checking the answer")
+        text, sources, order = renumber(text, sources)
         evaluation = evaluate(
-            text, sources, analysis.key_terms, confidence, config.confidence_threshold
+            text,
+            sources,
+            analysis.key_terms,
+            confidence,
+            library.rarity(analysis.key_terms),
+            config.decline_below,
         )
         trace.record("evaluate", **evaluation.to_json())
         cited = sorted({n for n in _citation_numbers(text)} & {s.number for s in sources})
+        closest: list[Source] = []
         if evaluation.declined:
-            best = ", ".join(f"[{s.number}]" for s in sources[:3])
-            text = f"{DECLINE} ({evaluation.reason})." + (
-                f" The closest sources are {best}." if sources else ""
-            )
-            cited = [s.number for s in sources[:3]]
+            text = f"{DECLINE} ({evaluation.reason})."
+            cited = []
+            closest = related(sources)
         result = Answer(
             question,
             text,
             sources,
-            confidence,
+            evaluation.confidence,
             evaluation,
             provider,
             degraded=degraded_reason is not None,
             degraded_reason=degraded_reason,
             trace=trace.to_json(),
             cited=cited,
+            related=closest,
         )
         # A degraded answer is not kept: the LLM may be back soon, and a failure is no answer.
         if degraded_reason is None:
@@ -235,6 +291,7 @@ class Pipeline:
                 "provider": provider,
                 "evaluation": evaluation.to_json(),
                 "cited": cited,
+                "order": order,
             }
             self.cache.put(key, json.dumps(payload).encode())
             self.cache.put(whole_key, _answer_to_cache(result))
@@ -309,9 +366,13 @@ def _normalised(question: str) -> str:
     return " ".join(question.lower().split())
 
 
-def _synthesis_key(question: str, sources: list[Source], provider: str) -> str:
+def _synthesis_key(
+    question: str, sources: list[Source], provider: str, decline_below: float
+) -> str:
     hashes = (s.chunk.content_hash for s in sources)
-    return _digest("synthesis", _normalised(question), provider, PROMPT_VERSION, *hashes)
+    return _digest(
+        "synthesis", _normalised(question), provider, PROMPT_VERSION, str(decline_below), *hashes
+    )
 
 
 def _answer_key(question: str, provider: str, settings: Settings, generation: str) -> str:
@@ -335,20 +396,22 @@ def _answer_to_cache(answer: Answer) -> bytes:
             "evaluation": asdict(answer.evaluation),
             "provider": answer.provider,
             "cited": answer.cited,
+            "related": [
+                {"number": s.number, "score": s.score, "chunk": asdict(s.chunk)}
+                for s in answer.related
+            ],
             "trace": answer.trace,
         }
     ).encode()
 
 
+def _source_from_cache(data: dict[str, Any]) -> Source:
+    chunk = ChunkRecord(**{**data["chunk"], "heading_path": tuple(data["chunk"]["heading_path"])})
+    return Source(data["number"], chunk, data["score"])
+
+
 def _answer_from_cache(question: str, data: dict[str, Any], trace: Trace) -> Answer:
-    sources = [
-        Source(
-            s["number"],
-            ChunkRecord(**{**s["chunk"], "heading_path": tuple(s["chunk"]["heading_path"])}),
-            s["score"],
-        )
-        for s in data["sources"]
-    ]
+    sources = [_source_from_cache(s) for s in data["sources"]]
     return Answer(
         question,
         data["answer"],
@@ -359,4 +422,5 @@ def _answer_from_cache(question: str, data: dict[str, Any], trace: Trace) -> Ans
         cached=True,
         trace=[*(data["trace"] or []), *trace.to_json()],
         cited=data["cited"],
+        related=[_source_from_cache(s) for s in data["related"]],
     )

@@ -7,6 +7,7 @@ question and least like the sentences already picked. LLM: see ``lore.raise_.pro
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -37,22 +38,53 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+_QUANTITY_WORDS = frozenset(
+    "long many much maximum max minimum min limit limits quota quotas default largest longest "
+    "biggest smallest size often frequently timeout retention period duration".split()
+)
+_NUMBER = re.compile(r"\d")
+
+
+def asks_quantity(question_terms: list[str]) -> bool:
+    """Whether the question asks for a number: a limit, a default, a duration, a size."""
+    return any(t.lower() in _QUANTITY_WORDS for t in question_terms)
+
+
 def extractive(
     question_terms: list[str], sources: list[Source], max_sentences: int
 ) -> list[Picked]:
-    """The sentences of an extractive answer, in the order they were picked."""
+    """The sentences of an extractive answer, the one that best answers the question first.
+
+    A sentence's relevance is the share of the question's words it holds, each word weighted
+    by its rarity among the candidate sentences (a local inverse document frequency): the
+    sentence that holds "retention" and "period" answers a question about a queue's retention
+    period; the ten that say "queue" do not. Words of the section's heading count half, and
+    better-ranked sources a little more.
+    """
     wanted = {stem(t) for t in question_terms}
-    candidates: list[tuple[str, int, set[str], float]] = []
+    rows: list[tuple[str, int, set[str], set[str], float]] = []
     for source in sources:
-        heading_stems = stems(" ".join(source.chunk.heading_path))
-        prior = 1.0 / (1 + 0.3 * (source.number - 1))  # better sources first, gently
+        heading_stems = stems(" ".join(source.chunk.heading_path)) & wanted
+        prior = 1.0 / (1 + 0.15 * (source.number - 1))
         for text, _line in sentences(source.chunk.text):
             words = stems(text)
-            if not words:
-                continue
-            overlap = len(words & wanted) + 0.5 * len(heading_stems & wanted)
-            relevance = prior * overlap / (len(wanted) or 1)
-            candidates.append((text, source.number, words, relevance))
+            if words:
+                rows.append((clean_text(text), source.number, words, heading_stems, prior))
+    total = len(rows)
+    frequency = {t: sum(t in words for _, _, words, _, _ in rows) for t in wanted}
+    weight = {t: math.log(1 + total / (frequency[t] or 0.5)) for t in wanted}
+    # A question that asks for a quantity ("how long", "the maximum") is answered by a number:
+    # a sentence with one holds one more of the question's words.
+    quantity = max(weight.values(), default=0.0) if asks_quantity(question_terms) else 0.0
+    whole = (sum(weight.values()) + quantity) or 1.0
+    candidates: list[tuple[str, int, set[str], float]] = []
+    for text, number, words, heading_stems, prior in rows:
+        held = sum(weight[t] for t in words & wanted)
+        if quantity and _NUMBER.search(text):
+            held += quantity
+        in_heading = sum(weight[t] for t in (heading_stems - words))
+        relevance = prior * (held + 0.5 * in_heading) / whole
+        candidates.append((text, number, words, relevance))
     # Sentences far less relevant than the best one only dilute the answer.
     floor = RELEVANCE_FLOOR * max((c[3] for c in candidates), default=0.0)
     candidates = [c for c in candidates if c[3] >= floor]
@@ -70,13 +102,38 @@ def extractive(
         text, number, words, relevance = candidates.pop(best_index)
         picked.append(Picked(text, number, relevance))
         chosen_words.append(words)
-    # Read in source order: sentences of one source stay together, as written.
-    order = {id(p): i for i, p in enumerate(picked)}
-    return sorted(picked, key=lambda p: (p.source, order[id(p)]))
+    return picked
 
 
 def render_extractive(picked: list[Picked]) -> str:
     return " ".join(f"{p.text} [{p.source}]" for p in picked)
+
+
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~])")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def clean_text(text: str) -> str:
+    """A sentence as a reader sees it: Markdown escapes undone, links and images reduced to
+    their text, bold marks dropped; code spans kept as code, untouched."""
+    out: list[str] = []
+    position = 0
+    for code in _CODE_SPAN.finditer(text):
+        out.append(_clean_prose(text[position : code.start()]))
+        out.append(code.group(0))
+        position = code.end()
+    out.append(_clean_prose(text[position:]))
+    return "".join(out)
+
+
+def _clean_prose(text: str) -> str:
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _EMPHASIS.sub(r"\2", text)
+    return _ESCAPED.sub(r"\1", text)
 
 
 _CITATION = re.compile(r"\[(\d+)\]")

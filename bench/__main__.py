@@ -20,12 +20,14 @@ from typing import Any
 import psutil
 
 from bench import crash, workloads
+from bench.answers import evaluate_answers
 from bench.data import REPO, WORK, aws_docs
 from bench.retrieval import evaluate_scifact
 
-WORKLOADS = ("index", "lsp", "ask", "retrieval", "memory", "scale", "crash")
+WORKLOADS = ("index", "lsp", "ask", "retrieval", "memory", "scale", "crash", "answers")
 DOC = REPO / "docs" / "benchmarks.md"
 PLOT = REPO / "docs" / "bench-scale.png"
+ANSWERS_PLOT = REPO / "docs" / "bench-answers.png"
 
 
 def machine() -> dict[str, Any]:
@@ -94,6 +96,8 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
         ),
     )
     step("retrieval", evaluate_scifact)
+    # The questions are about the whole corpus: always the 29k pages, quick mode or not.
+    step("answers", lambda: evaluate_answers(corpus))
     step(
         "memory",
         lambda: asyncio.run(
@@ -399,12 +403,136 @@ def plot(scale: list[dict[str, Any]]) -> None:
     fig.savefig(PLOT, dpi=110)
 
 
-def update_doc(r: dict[str, Any]) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    head, _, rest = text.partition(start)
+def _replace_section(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    head, found, rest = text.partition(start)
+    if not found:
+        return f"{text.rstrip()}\n\n{start}\n{body}{end}\n"
     _, _, tail = rest.partition(end)
-    DOC.write_text(f"{head}{start}\n{render(r)}{end}{tail}", encoding="utf-8")
+    return f"{head}{start}\n{body}{end}{tail}"
+
+
+def update_doc(r: dict[str, Any]) -> None:
+    """Rewrite the sections of the workloads that ran; the others keep their last figures."""
+    text = DOC.read_text(encoding="utf-8")
+    if any(name in r for name in WORKLOADS if name != "answers"):
+        text = _replace_section(text, "bench", render(r))
+    if "answers" in r:
+        text = _replace_section(text, "bench:answers", render_answers(r))
+    DOC.write_text(text, encoding="utf-8")
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f} %"
+
+
+def render_answers(r: dict[str, Any]) -> str:
+    """The aws-dev table (beside page-level BM25 from the same run) and the decline curve."""
+    a = r["answers"]
+    lore, bm25 = a["lore"], a["bm25_pages"]
+    n, u = a["questions"]["answerable"], a["questions"]["unanswerable"]
+    m = r["machine"]
+    rows = [
+        [
+            "search: gold page first",
+            "≥ 75 %",
+            _pct(lore["search_gold_first"]),
+            _pct(bm25["search_gold_first"]),
+        ],
+        [
+            "answer: first citation is the gold page",
+            "≥ 85 %",
+            _pct(lore["first_citation_gold"]),
+            "",
+        ],
+        ["answer: any citation is the gold page", "", _pct(lore["any_citation_gold"]), ""],
+        ["answer: holds the fact", "≥ 80 %", _pct(lore["answer_holds_fact"]), ""],
+        [
+            f"unanswerable or off-topic declined (of {u})",
+            "≥ 90 %",
+            _pct(lore["unanswerable_declined"]),
+            "",
+        ],
+        [f"answerable wrongly declined (of {n})", "≤ 5 %", _pct(lore["answerable_declined"]), ""],
+        [
+            "`search` p50 / p99, in process, 29k pages, warm",
+            "≤ 5 / 25 ms",
+            f"{lore['search_ms']['p50']} / {lore['search_ms']['p99']} ms",
+            f"{bm25['search_ms']['p50']} / {bm25['search_ms']['p99']} ms",
+        ],
+        [
+            "`ask` p50 / p95, extractive, in process",
+            "p95 ≤ 150 ms",
+            f"{lore['ask_ms']['p50']} / {lore['ask_ms']['p95']} ms",
+            "",
+        ],
+    ]
+    if "retrieval" in r:
+        sf = r["retrieval"]
+        rows.append(
+            [
+                "SciFact dev nDCG@10",
+                "≥ 0.74",
+                sf["lore hybrid"]["ndcg@10"],
+                sf["tantivy BM25 baseline"]["ndcg@10"],
+            ]
+        )
+        if "answers" in sf:
+            rows.append(
+                ["SciFact: claims wrongly declined", "≤ 5 %", _pct(sf["answers"]["declined"]), ""]
+            )
+    lines = [
+        f"Commit `{r['commit']}` on {m['cores']} cores, {m['cpu']}. The aws-dev questions "
+        f"({n} answerable, {u} unanswerable or off-topic) over the 29,151 pages; the baseline is "
+        "plain BM25 over whole pages, built in the same run.",
+        *table(["measure", "goal", "Lore", "plain BM25 over whole pages"], rows),
+        "",
+        "Declining: the share of each kind of question declined as `raise.decline_below` moves "
+        "(the default is marked):",
+        *table(
+            ["decline below", "unanswerable declined", "answerable declined"],
+            [
+                [p["threshold"], _pct(p["unanswerable_declined"]), _pct(p["answerable_declined"])]
+                for p in a["curve"]
+                if round(p["threshold"] * 20) % 2 == 0 or p["default"]
+            ],
+        ),
+        "\n![The decline trade-off on the aws-dev questions](bench-answers.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_answers(curve: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(
+        [p["answerable_declined"] * 100 for p in curve],
+        [p["unanswerable_declined"] * 100 for p in curve],
+        marker="o",
+        markersize=3,
+    )
+    for p in curve:
+        if p["default"]:
+            ax.annotate(
+                f"default ({p['threshold']})",
+                (p["answerable_declined"] * 100, p["unanswerable_declined"] * 100),
+                textcoords="offset points",
+                xytext=(8, -12),
+            )
+    ax.axvline(5, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(90, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("answerable questions declined (%)")
+    ax.set_ylabel("unanswerable questions declined (%)")
+    ax.set_title("Declining on aws-dev, by raise.decline_below")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(ANSWERS_PLOT, dpi=110)
 
 
 def main() -> None:
@@ -420,8 +548,12 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2) + "\n")
     if "scale" in results:
         plot(results["scale"])
+    if "answers" in results:
+        plot_answers(results["answers"]["curve"])
     update_doc(results)
     print(render(results))
+    if "answers" in results:
+        print(render_answers(results))
     print(f"[bench] wrote {out.relative_to(REPO)} and docs/benchmarks.md")
 
 

@@ -8,7 +8,15 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "bench"
+# ../shared/bench beside the repository (or beside a folder holding a worktree of it).
+SHARED = next(
+    (
+        p / "shared" / "bench"
+        for p in Path(__file__).resolve().parents[1:]
+        if (p / "shared" / "bench").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "bench",
+)
 WORK = REPO / "bench" / ".work"
 
 

@@ -122,7 +122,7 @@ class SearchSettings(_Section):
         0.2, ge=0, description="BM25 weight of a chunk's document title (the body weighs 1)."
     )
     heading_boost: float = Field(
-        0.0,
+        0.3,
         ge=0,
         description="BM25 weight of a chunk's heading path (the body weighs 1, and already "
         "holds the section's own heading).",
@@ -199,11 +199,11 @@ class RaiseSettings(_Section):
     max_sources: int = Field(5, ge=1, le=20, description="Sources given to synthesis.")
     max_sentences: int = Field(4, ge=1, le=20, description="Sentences in an extractive answer.")
     decline_below: float = Field(
-        0.5,
+        0.55,
         ge=0,
         le=1,
         description="Lore declines to answer when its calibrated confidence (the probability "
-        "that the answer holds what was asked) is below this, and offers the closest pages.",
+        "that the docs answer the question) is below this, and offers the closest pages.",
     )
 
 

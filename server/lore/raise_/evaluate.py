@@ -1,14 +1,16 @@
 """Evaluate: is the answer supported by its sources, and should Lore stand behind it?
 
-``confidence`` is the probability that the answer holds what was asked, from a logistic model
-over two pieces of evidence:
+``confidence`` is the probability that the knowledge base answers the question, from a logistic
+model over three pieces of evidence:
 
-- ``coverage``: how much of the question the cited sources hold, each key term weighted by its
-  rarity in the knowledge base (its inverse document frequency). A question about "SnapStart"
-  that the sources answer in every word but that one is not answered.
-- ``answer_coverage``: the same, for the single answer sentence that holds most of the question
-  (with the heading of the section it cites). An answer whose best sentence is about something
-  else does not answer.
+- ``answer_coverage``: how much of the question the answer's best sentence holds (with the
+  heading of the section it cites), each key term weighted by its rarity in the knowledge base
+  (inverse document frequency). A question about "SnapStart" whose sources hold every word but
+  that one is not answered.
+- ``phrase_coverage``: how many of the question's neighbouring key-term pairs ("Serverless v2",
+  "App Runner") stand side by side in the cited sources: questions about features the docs
+  predate match every word, but not the pair.
+- ``retrieval_confidence``: how well the best sources cover the question (``iterate``).
 
 The model was fitted on questions with known answers (see ``docs/answers.md``); Lore declines
 when ``confidence`` is below ``raise.decline_below``.
@@ -21,13 +23,19 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from lore.raise_.synthesize import Source, cited_sentences
-from lore.raise_.text import stem, stems
+from lore.raise_.text import content_words, stem, stems
 
 DECLINE = "The knowledge base does not say"
 
-# The logistic model of `confidence`, fitted by `python -m bench.calibrate` (cross-validated
-# on the AWS docs dev questions); two inputs, three numbers, so it cannot learn the questions.
-CALIBRATION = {"intercept": -9.0, "coverage": 6.0, "answer_coverage": 6.0}
+# The logistic model of `confidence`, fitted by `python -m bench.calibrate` on the AWS docs dev
+# questions (5-fold cross-validated there); three inputs and an intercept, too few to learn the
+# questions themselves.
+CALIBRATION = {
+    "intercept": -2.874,
+    "answer_coverage": 2.006,
+    "phrase_coverage": 2.79,
+    "retrieval_confidence": 3.291,
+}
 
 
 @dataclass(slots=True)
@@ -37,12 +45,15 @@ class Evaluation:
     """Share of the question's key terms, weighted by rarity, found in the cited sources."""
     answer_coverage: float
     """The same share for the answer sentence that holds most of the question."""
+    phrase_coverage: float
+    """Share of the question's neighbouring key-term pairs ("Serverless v2", "App Runner")
+    that stand side by side in the cited sources, weighted by rarity."""
     citation_support: float
     """Share of cited sentences whose words stand in the source they cite."""
     groundedness: float
     """Share of the answer's content words found in the sources."""
     confidence: float
-    """Calibrated probability that the answer holds what was asked."""
+    """Calibrated probability that the knowledge base answers the question."""
     declined: bool
     reason: str
 
@@ -55,11 +66,10 @@ def supported(sentence: str, source_text: str, threshold: float = 0.6) -> bool:
     return bool(words) and len(words & stems(source_text)) / len(words) >= threshold
 
 
-def calibrated(coverage: float, answer_coverage: float) -> float:
-    z = (
-        CALIBRATION["intercept"]
-        + CALIBRATION["coverage"] * coverage
-        + CALIBRATION["answer_coverage"] * answer_coverage
+def calibrated(evidence: Mapping[str, float]) -> float:
+    """The model's probability for ``evidence`` (a value for each input of ``CALIBRATION``)."""
+    z = CALIBRATION["intercept"] + sum(
+        weight * evidence[name] for name, weight in CALIBRATION.items() if name != "intercept"
     )
     return 1 / (1 + math.exp(-z))
 
@@ -67,6 +77,26 @@ def calibrated(coverage: float, answer_coverage: float) -> float:
 def weighted_share(weights: Mapping[str, float], present: set[str]) -> float:
     whole = sum(weights.values())
     return sum(w for t, w in weights.items() if t in present) / whole if whole else 0.0
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    stemmed = [stem(w) for w in words]
+    return set(zip(stemmed, stemmed[1:], strict=False))
+
+
+def _phrase_coverage(
+    key_terms: list[str], weights: Mapping[str, float], used: list[Source]
+) -> float:
+    wanted = {pair: min(weights[pair[0]], weights[pair[1]]) for pair in _pairs(key_terms)}
+    if not wanted:
+        return 1.0 if key_terms else 0.0
+    present: set[tuple[str, str]] = set()
+    for source in used:
+        chunk = source.chunk
+        present |= _pairs(content_words(f"{chunk.title} {' '.join(chunk.heading_path)}"))
+        present |= _pairs(content_words(chunk.text))
+    whole = sum(wanted.values())
+    return sum(w for pair, w in wanted.items() if pair in present) / whole if whole else 0.0
 
 
 def _source_stems(source: Source) -> set[str]:
@@ -108,10 +138,16 @@ def evaluate(
         ),
         default=0.0,
     )
+    phrase_coverage = _phrase_coverage(key_terms, weights, used)
     answer_words = stems(answer)
     all_text = stems(" ".join(s.chunk.text for s in sources))
     groundedness = len(answer_words & all_text) / len(answer_words) if answer_words else 0.0
-    confidence = calibrated(coverage, answer_coverage) if claims else 0.0
+    evidence = {
+        "answer_coverage": answer_coverage,
+        "phrase_coverage": phrase_coverage,
+        "retrieval_confidence": retrieval_confidence,
+    }
+    confidence = calibrated(evidence) if claims else 0.0
     declined, reason = False, "supported by the sources"
     missing = sorted(
         {t for t in key_terms if stem(t) not in cited_stems}, key=lambda t: -weights[stem(t)]
@@ -131,6 +167,7 @@ def evaluate(
         retrieval_confidence,
         coverage,
         answer_coverage,
+        phrase_coverage,
         support,
         groundedness,
         round(confidence, 4),

@@ -13,7 +13,9 @@ STOPWORDS = frozenset(
     no nor not now of off on once only or other our out over own same she should so some such
     than that the their them then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your yours
-    please tell explain describe lore know docs documentation""".split()
+    please tell explain describe lore know docs documentation actually really just though even
+    still ever anything something thing things get gets got getting want wants wanted need
+    needs way ways im ive dont doesnt cant isnt""".split()
 )
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*\"'(\[])")

@@ -9,7 +9,7 @@ use crate::fsread::open_regular;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::overrides::OverrideBuilder;
 use ignore::{Match, WalkBuilder, WalkState};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -69,39 +69,45 @@ pub fn looks_binary(path: &Path) -> Result<bool, String> {
 struct IgnoreRules {
     root: PathBuf,
     file_names: Vec<String>,
-    by_folder: Mutex<HashMap<PathBuf, Arc<Gitignore>>>,
+    /// For each folder seen, the non-empty rules in force there, deepest folder first.
+    chains: RwLock<HashMap<PathBuf, Arc<Vec<Arc<Gitignore>>>>>,
 }
 
 impl IgnoreRules {
     fn new(root: &Path, extra_files: &[String]) -> Self {
         let mut file_names: Vec<String> = STANDARD_IGNORE_FILES.iter().map(|s| s.to_string()).collect();
         file_names.extend(extra_files.iter().cloned());
-        IgnoreRules { root: root.to_path_buf(), file_names, by_folder: Mutex::new(HashMap::new()) }
+        IgnoreRules { root: root.to_path_buf(), file_names, chains: RwLock::new(HashMap::new()) }
     }
 
     /// True when a rule ignores `path`: the deepest folder with a matching rule decides.
     fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
-        let mut folder = path.parent();
-        while let Some(dir) = folder {
-            match self.rules_of(dir).matched(path, is_dir) {
+        let Some(dir) = path.parent() else { return false };
+        for rules in self.chain_of(dir).iter() {
+            match rules.matched(path, is_dir) {
                 Match::Ignore(_) => return true,
                 Match::Whitelist(_) => return false,
                 Match::None => {}
             }
-            if dir == self.root {
-                break;
-            }
-            folder = dir.parent();
         }
         false
     }
 
-    fn rules_of(&self, dir: &Path) -> Arc<Gitignore> {
-        if let Some(rules) = self.by_folder.lock().get(dir) {
-            return rules.clone();
+    fn chain_of(&self, dir: &Path) -> Arc<Vec<Arc<Gitignore>>> {
+        if let Some(chain) = self.chains.read().get(dir) {
+            return chain.clone();
         }
-        let rules = Arc::new(self.read_rules(dir));
-        self.by_folder.lock().entry(dir.to_path_buf()).or_insert(rules).clone()
+        let own = self.read_rules(dir);
+        let mut chain = Vec::new();
+        if !own.is_empty() {
+            chain.push(Arc::new(own));
+        }
+        if dir != self.root {
+            if let Some(parent) = dir.parent() {
+                chain.extend(self.chain_of(parent).iter().cloned());
+            }
+        }
+        self.chains.write().entry(dir.to_path_buf()).or_insert(Arc::new(chain)).clone()
     }
 
     /// The rules of the ignore files in `dir` that are regular files; a FIFO, a device or a

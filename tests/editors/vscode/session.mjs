@@ -237,7 +237,7 @@ let browser;
 try {
   const url = await server.listening;
   mark("listening");
-  browser = await chromium.launch({ executablePath: env("LORE_CHROMIUM"), args: ["--no-sandbox"], headless: true });
+  browser = await chromium.launch({ executablePath: env("LORE_CHROMIUM"), args: ["--no-sandbox", "--disable-dev-shm-usage"], headless: true });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   try {
     await run(page, url);

@@ -215,3 +215,9 @@ def test_vllm_reports_its_context_in_the_models_list(chat_server: ChatServer) ->
     provider = OpenAIProvider(settings(chat_server.url, context_tokens=8192))
     assert provider.context_tokens() == 2048
     assert OpenAIProvider(settings(chat_server.url, context_tokens=1024)).context_tokens() == 1024
+
+
+def test_a_server_that_cannot_be_asked_its_context_is_asked_again_later(refused_url: str) -> None:
+    provider = OpenAIProvider(settings(refused_url, context_tokens=3000))
+    assert provider.context_tokens() == 3000
+    assert provider.health[refused_url].context_tokens is None  # unknown, not "reports none"

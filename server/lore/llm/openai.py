@@ -375,26 +375,30 @@ class OpenAIProvider:
                 text="".join(reader.parts),
             ) from None
 
-    async def _probe_context(self, endpoint: EndpointSettings) -> int:
-        """The context size the server reports, or 0. vLLM puts ``max_model_len`` in
-        ``/v1/models``; llama.cpp's server puts ``n_ctx`` in ``/props`` (beside ``/v1``)."""
+    async def _probe_context(self, endpoint: EndpointSettings) -> int | None:
+        """The context size the server reports: 0 when it reports none, None when it could not
+        be asked (it is asked again next time). vLLM puts ``max_model_len`` in ``/v1/models``;
+        llama.cpp's server puts the context of one slot in ``/props`` (beside ``/v1``)."""
         base = endpoint.base_url.rstrip("/")
         root = base[: -len("/v1")] if base.endswith("/v1") else base
         headers = {}
         key = endpoint.api_key()
         if key is not None:
             headers["Authorization"] = f"Bearer {key.get_secret_value()}"
-        for url in (f"{base}/models", f"{root}/props"):
-            try:
-                async with asyncio.timeout(PROBE_TIMEOUT_S):
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):  # both questions together
+                for url in (f"{base}/models", f"{root}/props"):
                     response = await self._client.get(url, headers=headers)
-                if response.status_code != 200 or len(response.content) > 1_000_000:
-                    continue
-                found = _context_from(response.json(), endpoint.model)
-            except (httpx.HTTPError, TimeoutError, ValueError):
-                continue
-            if found:
-                return found
+                    if response.status_code != 200 or len(response.content) > 1_000_000:
+                        continue
+                    try:
+                        found = _context_from(response.json(), endpoint.model)
+                    except ValueError:
+                        continue
+                    if found:
+                        return found
+        except (httpx.HTTPError, TimeoutError):
+            return None
         return 0
 
     def _audit(

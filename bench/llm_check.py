@@ -345,7 +345,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['n_ctx']}) on this machine's 2 shared cores; `lore/ask` over stdio. "
         f"Model server ready in {results['server_start_s']} s.",
         "",
-        "| question | first token | answer | prompt tokens | outcome |",
+        "| question | first token | answer | prompt tokens (estimated) | outcome |",
         "| --- | --- | --- | --- | --- |",
     ]
     for q in results["questions"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,18 @@ def test_search_leaves_the_vector_scan_out_unless_it_is_weighted(kb_root: Path) 
         assert all("vector" not in r.scores for r in plain.search("settlement window", 5))
     with open_kb(kb_root, search={"vector_weight": 0.25}) as hybrid:
         assert any("vector" in r.scores for r in hybrid.search("settlement window", 5))
+
+
+def test_the_index_folder_keeps_itself_out_of_git(kb_root: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(kb_root)], check=True)
+    KnowledgeBase.open(kb_root, load_settings(kb_root)).close()
+    assert (kb_root / ".lore" / ".gitignore").read_text() == "*\n"
+    untracked = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=kb_root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert untracked  # the knowledge base's own files
+    assert ".lore" not in untracked

@@ -16,11 +16,25 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 SERVER = [sys.executable, "-m", "lore", "serve"]
 CLIENTS = ["visual_studio_code", "neovim"]
+OWN_PROFILES = Path(__file__).with_name("clients")
+"""Capabilities of clients pytest-lsp has no snapshot of, in its format (``NAME_vVERSION``)."""
+
+
+def capabilities(spec: str) -> types.ClientCapabilities:
+    """The capabilities a client sends: ``eglot@1.9`` from ``OWN_PROFILES``, else pytest-lsp's."""
+    name, _, version = spec.partition("@")
+    own = OWN_PROFILES / f"{name}_v{version}.json"
+    if version and own.exists():
+        snapshot = json.loads(own.read_text())
+        return get_converter().structure(snapshot["capabilities"], types.ClientCapabilities)
+    return client_capabilities(spec)
+
 
 # Fast reactions for tests: no debounce on file changes.
 INIT_OPTIONS = {"index": {"debounce_ms": 0}}

@@ -21,7 +21,7 @@ MARKER_TEXT = (
 DB_FILES = ("lore.db", "lore.db-wal", "lore.db-shm", "lore.db-journal")
 FULLTEXT_DIR = "fulltext"
 # What an index folder may hold: the files Lore writes and the folders it makes.
-_OWN_FILES = frozenset({MARKER, *DB_FILES, "writer.lock"})
+_OWN_FILES = frozenset({MARKER, *DB_FILES, "writer.lock", ".gitignore"})
 _OWN_DIRS = frozenset({FULLTEXT_DIR, "audit"})
 # The files tantivy writes: segment files named by a UUID, its meta and its locks.
 _TANTIVY_FILE = re.compile(
@@ -57,7 +57,11 @@ def claim(root: Path, index_dir: Path) -> Path:
                 f"index.dir {where} holds files Lore did not write ({shown}); "
                 "choose an empty or new folder"
             )
+    created = not where.exists()
     where.mkdir(parents=True, exist_ok=True)
+    if created:
+        # Out of git the way a virtual environment keeps itself out: nothing here to commit.
+        (where / ".gitignore").write_text("*\n", encoding="utf-8")
     (where / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
     return where
 

@@ -177,10 +177,11 @@ def configure_providers(ls: LoreServer) -> None:
 
 
 async def answer_actions(ls: LoreServer, params: types.CodeActionParams, text: str) -> list[Action]:
-    """Ask and Explain, computed only when chosen (codeAction/resolve fills in the edit)."""
+    """Ask and Explain. A client that resolves gets the edit only for the action it picks; one
+    that cannot (eglot 1.9) gets both edits now, or the actions would do nothing."""
     short = text if len(text) <= 40 else text[:39] + "…"
     data = {"uri": params.text_document.uri, "line": params.range.start.line, "text": text}
-    return [
+    actions = [
         types.CodeAction(
             title=f"Ask Lore about “{short}”",
             kind=types.CodeActionKind.RefactorRewrite,
@@ -192,6 +193,34 @@ async def answer_actions(ls: LoreServer, params: types.CodeActionParams, text: s
             data={**data, "mode": "explain"},
         ),
     ]
+    if not ls.client_support.resolves_code_actions:
+        actions = list(await asyncio.gather(*(with_answer_edit(ls, a) for a in actions)))
+    return actions
+
+
+async def with_answer_edit(ls: LoreServer, action: types.CodeAction) -> types.CodeAction:
+    """``action`` with its edit: the answer as a comment block above the line it was asked on."""
+    data = action.data if isinstance(action.data, dict) else {}
+    if data.get("mode") not in ("ask", "explain"):
+        return action
+    text, uri, line = data["text"], data["uri"], int(data["line"])
+    if data["mode"] == "explain":
+        question = f"What is {text} and how is it used?"
+        heading = f"Lore explains: {text}"
+    else:
+        question = text
+        heading = f"Lore on: {text}"
+    document = await read_document(ls, uri)
+    answer = await ask(ls, question)
+    language = document.language_id or ""
+    current = document.line(line) or ""
+    indent = current[: len(current) - len(current.lstrip())]
+    block = comment_block(answer, language, indent, heading)
+    where = types.Position(line=line, character=0)
+    action.edit = types.WorkspaceEdit(
+        changes={uri: [types.TextEdit(range=types.Range(where, where), new_text=block)]}
+    )
+    return action
 
 
 def register(server: LoreServer) -> None:
@@ -219,24 +248,4 @@ def register(server: LoreServer) -> None:
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: LoreServer, action: types.CodeAction) -> types.CodeAction:
         async with ls.measured("codeAction/resolve"):
-            data = action.data if isinstance(action.data, dict) else {}
-            if data.get("mode") not in ("ask", "explain"):
-                return action
-            text, uri, line = data["text"], data["uri"], int(data["line"])
-            if data["mode"] == "explain":
-                question = f"What is {text} and how is it used?"
-                heading = f"Lore explains: {text}"
-            else:
-                question = text
-                heading = f"Lore on: {text}"
-            document = await read_document(ls, uri)
-            answer = await ask(ls, question)
-            language = document.language_id or ""
-            current = document.line(line) or ""
-            indent = current[: len(current) - len(current.lstrip())]
-            block = comment_block(answer, language, indent, heading)
-            where = types.Position(line=line, character=0)
-            action.edit = types.WorkspaceEdit(
-                changes={uri: [types.TextEdit(range=types.Range(where, where), new_text=block)]}
-            )
-            return action
+            return await with_answer_edit(ls, action)

@@ -62,13 +62,23 @@ def register(server: LoreServer) -> None:
         return {"started": True}
 
     @server.command("lore.server.openSource")
-    async def open_source(ls: LoreServer, uri: str, line: int = 1) -> None:
+    async def open_source(ls: LoreServer, uri: str, line: int = 1) -> dict[str, Any] | None:
+        """Show ``uri`` at ``line`` (1-based) with ``window/showDocument`` when the client
+        has it; otherwise answer with the location ``{uri, range}`` for the editor to open."""
         position = types.Position(line=max(0, int(line) - 1), character=0)
-        await ls.window_show_document_async(
-            types.ShowDocumentParams(
-                uri=uri, take_focus=True, selection=types.Range(position, position)
-            )
-        )
+        where = types.Range(position, position)
+        if ls.client_support.shows_documents:
+            try:
+                shown = await ls.window_show_document_async(
+                    types.ShowDocumentParams(uri=uri, take_focus=True, selection=where)
+                )
+            except Exception:  # noqa: BLE001 - a client that fails to show still gets the place
+                log.info("window/showDocument failed; answering with the location")
+            else:
+                if shown is not None and shown.success:
+                    return None
+        point = {"line": position.line, "character": 0}
+        return {"uri": uri, "range": {"start": point, "end": point}}
 
     @server.command("lore.server.search")
     async def search_command(ls: LoreServer, query: str = "") -> dict[str, Any]:
@@ -85,10 +95,12 @@ def register(server: LoreServer) -> None:
                 actions=[types.MessageActionItem(title=t) for t in titles],
             )
         )
+        found: dict[str, Any] = {"results": [r.to_json() for r in results]}
         if choice is not None and choice.title in titles:
             hit = results[titles.index(choice.title)]
-            await open_source(ls, file_uri(hit.chunk.abs_path), hit.chunk.start_line)
-        return {"results": [r.to_json() for r in results]}
+            # The chosen place, when the client could not be asked to show it.
+            found |= await open_source(ls, file_uri(hit.chunk.abs_path), hit.chunk.start_line) or {}
+        return found
 
 
 __all__ = ["register", "status"]

@@ -15,8 +15,9 @@ from lore.kb.knowledge_base import IndexError_, KnowledgeBase
 from lore.kb.types import IndexProgress, IndexReport
 from lore.lsp import links
 from lore.lsp.config import apply_settings, init_options_from, read_client_settings
+from lore.lsp.roots import RootChoice, choose_root, wants_index
 from lore.lsp.scheduler import Scheduler
-from lore.lsp.server import LoreServer
+from lore.lsp.server import ClientSupport, LoreServer
 
 log = logging.getLogger("lore.lsp")
 
@@ -28,11 +29,17 @@ def register(server: LoreServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: LoreServer, params: types.InitializeParams) -> None:
         ls.init_options = init_options_from(params.initialization_options)
+        ls.client_support = ClientSupport.of(params.capabilities)
         folders = params.workspace_folders or []
         uris = [f.uri for f in folders] or ([params.root_uri] if params.root_uri else [])
         roots = [Path(p) for p in (to_fs_path(u) for u in uris) if p]
-        ls.roots = [r for r in roots if r.is_dir()]
+        ls.roots = [r.resolve() for r in roots if r.is_dir()]
         apply_settings(ls, report=False)
+        ls.root_choices = [choose_root(root, ls.settings) for root in ls.roots]
+        chosen = list(dict.fromkeys(choice.root for choice in ls.root_choices))
+        if chosen != ls.roots:
+            ls.roots = chosen
+            apply_settings(ls, report=False)  # the chosen root's lore.toml
         # Created here, not in `initialized`, so that no request ever finds it missing.
         ls.scheduler = Scheduler(
             workers=ls.settings.queue.workers,
@@ -43,11 +50,12 @@ def register(server: LoreServer) -> None:
     async def initialized(ls: LoreServer, _params: types.InitializedParams) -> None:
         await read_client_settings(ls, report=True)
         await _register_watchers(ls)
-        await _open_bases(ls)
-        ls.ready.set()
-        ls.spawn(reindex(ls, reason="start-up"), "initial index")
-        if any(kb.read_only for kb in ls.bases()):
-            ls.spawn(_follow_writer(ls), "follow the writer")
+        if ls.roots:
+            for choice in ls.root_choices:
+                _say_root(ls, choice)
+            await start_bases(ls)
+        # else the first document opened decides the root (see sync.did_open), then `ready`.
+        ls.started.set()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: LoreServer, _params: Any) -> None:
@@ -85,9 +93,48 @@ async def _register_watchers(ls: LoreServer) -> None:
         log.info("the client did not take file watchers; didSave still re-indexes")
 
 
+def _say_root(ls: LoreServer, choice: RootChoice) -> None:
+    if choice.reason:
+        ls.show(f"the knowledge base is {choice.root} ({choice.reason}).")
+
+
+async def adopt_root(ls: LoreServer, choice: RootChoice) -> None:
+    """Start serving a root found after start-up (a document opened with no workspace)."""
+    ls.roots = [choice.root]
+    apply_settings(ls, report=True)
+    _say_root(ls, choice)
+    await start_bases(ls)
+
+
+async def start_bases(ls: LoreServer) -> None:
+    """Open each root's index, then bring it up to date in the background.
+
+    Requests wait for ``ready`` (within their deadline): set at once when every index already
+    holds documents, else when the first indexing has run, so the first answers are real ones.
+    """
+    await _open_bases(ls)
+    filled = all(kb.catalog.counts()["documents"] for kb in ls.bases())
+    first = ls.spawn(reindex(ls, reason="start-up"), "initial index")
+    if filled:
+        ls.ready.set()
+    else:
+        first.add_done_callback(lambda _task: ls.ready.set())
+    if any(kb.read_only for kb in ls.bases()):
+        ls.spawn(_follow_writer(ls), "follow the writer")
+
+
 async def _open_bases(ls: LoreServer) -> None:
     bases: list[KnowledgeBase] = []
     for root in ls.roots:
+        if not await asyncio.to_thread(wants_index, root, ls.settings):
+            # No index is created where nothing would go in it.
+            extensions = ", ".join(ls.settings.index.extensions)
+            ls.show(
+                f"no documents ({extensions}) in {root}, so nothing to index. Open the folder "
+                "of your docs, or put a lore.toml in it.",
+                types.MessageType.Warning,
+            )
+            continue
         try:
             kb = await asyncio.to_thread(KnowledgeBase.open, root, ls.settings)
         except (IndexError_, OSError) as exc:

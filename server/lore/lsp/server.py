@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -47,6 +48,29 @@ COMMAND_ALIASES = {
 }
 """Earlier command ids, still accepted (never advertised) so existing callers keep working."""
 
+INTERACTIVE_METHODS = frozenset({"hover", "completion", "completionItem/resolve"})
+"""Methods measured under these names wait at most ``queue.interactive_deadline_ms``."""
+
+
+@dataclass(frozen=True)
+class ClientSupport:
+    """What the client said, at ``initialize``, that it can do (where the server adapts)."""
+
+    resolves_code_actions: bool = False
+    """It sends ``codeAction/resolve`` for the edit; if not, code actions carry their edit."""
+    shows_documents: bool = False
+    """It handles ``window/showDocument``; if not, commands answer with the location."""
+
+    @classmethod
+    def of(cls, caps: types.ClientCapabilities) -> ClientSupport:
+        code_action = caps.text_document.code_action if caps.text_document else None
+        resolve = code_action.resolve_support if code_action else None
+        show_document = caps.window.show_document if caps.window else None
+        return cls(
+            resolves_code_actions=bool(resolve and "edit" in resolve.properties),
+            shows_documents=bool(show_document and show_document.support),
+        )
+
 
 class LoreProtocol(StrictProtocol):
     """The protocol with Lore's command ids, and the token gate of ``lore serve --tcp``."""
@@ -80,6 +104,9 @@ class LoreServer(LanguageServer):
         """The last ``workspace/configuration`` section ``lore`` (a settings overlay)."""
         self.roots: list[Path] = []
         """The workspace folders, each the root of one knowledge base."""
+        self.root_choices: list[Any] = []
+        """How each root was chosen (``lore.lsp.roots.RootChoice``; None when no folder was
+        given and the first document had no marker above it)."""
         self.library = Library()
         """The open knowledge bases, searched together."""
         self.scheduler: Scheduler | None = None
@@ -99,7 +126,12 @@ class LoreServer(LanguageServer):
         self.pipeline = Pipeline(Providers())
         """The RAISE pipeline, its answer providers and its answer cache."""
         self.ready = asyncio.Event()
-        """Set once the knowledge bases are open (requests before that see an empty library)."""
+        """Set once the knowledge bases are open and hold what the first index found; requests
+        wait for it (within their deadline) rather than answer from an empty library."""
+        self.started = asyncio.Event()
+        """Set once ``initialized`` has read the settings and opened the given roots."""
+        self.client_support = ClientSupport()
+        """What the client can do, read once at ``initialize``."""
 
     # --- helpers for the feature modules -------------------------------------------------
 
@@ -155,10 +187,12 @@ class LoreServer(LanguageServer):
 
     @asynccontextmanager
     async def measured(self, method: str):
-        """Record how long the block takes under ``method``, and whether it failed."""
+        """Wait until the library is ready, within the method's deadline, then run the block;
+        record how long it all took under ``method``, and whether it failed."""
         started = time.perf_counter()
         outcome = "ok"
         try:
+            await self.until_ready(method)
             yield
         except asyncio.CancelledError:
             outcome = "cancelled"
@@ -174,6 +208,22 @@ class LoreServer(LanguageServer):
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         return run_stdio(self.protocol, stdin or sys.stdin.buffer, self._stop_event, self.shutdown)
+
+    async def until_ready(self, method: str) -> None:
+        """Wait for ``ready``, at most the method's deadline; past it, answer from what is
+        indexed so far."""
+        if self.ready.is_set():
+            return
+        queue = self.settings.queue
+        deadline_ms = (
+            queue.interactive_deadline_ms
+            if method in INTERACTIVE_METHODS
+            else queue.user_deadline_ms
+        )
+        try:
+            await asyncio.wait_for(self.ready.wait(), deadline_ms / 1000)
+        except TimeoutError:
+            log.info("%s answered before the index was ready", method)
 
     def bases(self) -> list[KnowledgeBase]:
         return self.library.bases

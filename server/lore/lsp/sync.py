@@ -9,6 +9,7 @@ from lsprotocol import types
 
 from lore.lsp import lifecycle
 from lore.lsp.documents import fs_path
+from lore.lsp.roots import root_for_file
 from lore.lsp.server import LoreServer
 
 
@@ -38,6 +39,25 @@ def schedule_reindex(ls: LoreServer, paths: list[Path]) -> None:
 
 
 def register(server: LoreServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: LoreServer, params: types.DidOpenTextDocumentParams) -> None:
+        """With no workspace folder, the first file opened decides the root (by markers)."""
+        if ls.roots or ls.root_choices:
+            return
+        path = fs_path(params.text_document.uri)
+        choice = root_for_file(path) if path is not None else None
+        ls.root_choices = [choice]  # decided once, by the first document
+        await ls.started.wait()
+        if choice is not None:
+            await lifecycle.adopt_root(ls, choice)
+            return
+        ls.show(
+            "no workspace folder, and no lore.toml, .lore, .git or pyproject.toml above "
+            f"{path or params.text_document.uri}: nothing to index.",
+            types.MessageType.Warning,
+        )
+        ls.ready.set()
+
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LoreServer, params: types.DidSaveTextDocumentParams) -> None:
         path = fs_path(params.text_document.uri)

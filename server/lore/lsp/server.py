@@ -212,8 +212,8 @@ class LoreServer(LanguageServer):
     async def until_ready(self, method: str) -> None:
         """Wait for ``ready``, at most the method's deadline; past it, answer from what is
         indexed so far."""
-        if self.ready.is_set():
-            return
+        if self.ready.is_set() or self.scheduler is None:
+            return  # ready, or not even initialised: nothing to wait for
         queue = self.settings.queue
         deadline_ms = (
             queue.interactive_deadline_ms

@@ -17,6 +17,7 @@ from lsprotocol import types
 from lore import _native
 from lore.kb import links
 from lore.kb.lookup import file_uri
+from lore.lsp import sync
 from lore.lsp.documents import Document, DocumentRefused, fs_path, read_document
 from lore.lsp.server import LoreServer
 
@@ -168,6 +169,7 @@ def register(server: LoreServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: LoreServer, params: types.DidOpenTextDocumentParams) -> None:
+        await sync.root_from_first_document(ls, params)
         if ls.library.bases:
             ls.spawn(_publish_quietly(ls, params.text_document.uri), "diagnostics")
 

@@ -38,26 +38,28 @@ def schedule_reindex(ls: LoreServer, paths: list[Path]) -> None:
     ls.reindex_handle = loop.call_later(ls.settings.index.debounce_ms / 1000, fire)
 
 
-def register(server: LoreServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    async def did_open(ls: LoreServer, params: types.DidOpenTextDocumentParams) -> None:
-        """With no workspace folder, the first file opened decides the root (by markers)."""
-        if ls.roots or ls.root_choices:
-            return
-        path = fs_path(params.text_document.uri)
-        choice = root_for_file(path) if path is not None else None
-        ls.root_choices = [choice]  # decided once, by the first document
-        await ls.started.wait()
-        if choice is not None:
-            await lifecycle.adopt_root(ls, choice)
-            return
-        ls.show(
-            "no workspace folder, and no lore.toml, .lore, .git or pyproject.toml above "
-            f"{path or params.text_document.uri}: nothing to index.",
-            types.MessageType.Warning,
-        )
-        ls.ready.set()
+async def root_from_first_document(ls: LoreServer, params: types.DidOpenTextDocumentParams) -> None:
+    """With no workspace folder, the first file opened decides the root (by markers).
 
+    Called by the ``didOpen`` handler before anything that needs the library."""
+    if ls.roots or ls.root_choices:
+        return
+    path = fs_path(params.text_document.uri)
+    choice = root_for_file(path) if path is not None else None
+    ls.root_choices = [choice]  # decided once, by the first document
+    await ls.started.wait()
+    if choice is not None:
+        await lifecycle.adopt_root(ls, choice)
+        return
+    ls.show(
+        "no workspace folder, and no lore.toml, .lore, .git or pyproject.toml above "
+        f"{path or params.text_document.uri}: nothing to index.",
+        types.MessageType.Warning,
+    )
+    ls.ready.set()
+
+
+def register(server: LoreServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: LoreServer, params: types.DidSaveTextDocumentParams) -> None:
         path = fs_path(params.text_document.uri)

@@ -15,12 +15,17 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # An editable install: Python edits take effect at once, Rust edits rebuild through these stamps.
+# The Rust build is silent under --quiet and takes minutes the first time: say so, and time it.
+BUILDING = @echo "Building Lore's Rust core into $(VENV) (a few minutes the first time, seconds after)..."; \
+	started=$$SECONDS
+BUILT = echo "Built in $$((SECONDS - started)) s."
+
 $(RUNTIME_STAMP): $(BIN)/python pyproject.toml $(NATIVE_SOURCES)
-	$(BIN)/pip install --quiet -e .
+	$(BUILDING); $(BIN)/pip install --quiet -e . && $(BUILT)
 	touch $@
 
 $(DEV_STAMP): $(BIN)/python pyproject.toml $(NATIVE_SOURCES)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BUILDING); $(BIN)/pip install --quiet -e '.[dev]' && $(BUILT)
 	touch $@ $(RUNTIME_STAMP)
 
 demo: $(RUNTIME_STAMP)

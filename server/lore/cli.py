@@ -360,6 +360,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             loopback_host(host)
         except NotLoopback as exc:
             raise UsageError(str(exc)) from None
+    elif sys.stdin.isatty():
+        # Someone typed `lore serve` to see what it does: the protocol would look like a hang.
+        print(
+            "lore serve speaks the Language Server Protocol on stdin/stdout: your editor starts "
+            "it (see docs/editors.md). Ctrl-D ends it.",
+            file=sys.stderr,
+            flush=True,
+        )
     # 1 when the client sent `exit` without `shutdown`, as the LSP specification asks.
     return serve(args.tcp)
 

@@ -178,3 +178,31 @@ def test_check_lists_broken_links_and_exits_1(linked_root: Path, kb_root: Path) 
 
     clean = lore("check", str(kb_root))
     assert (clean.returncode, clean.stdout, clean.stderr.strip()) == (0, "", "no broken links")
+
+
+def test_serve_on_a_terminal_says_what_it_is_in_one_line() -> None:
+    """stdin a terminal: one line on stderr, then the server runs until the terminal closes."""
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lore", "serve"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(terminal)
+    try:
+        readable, _, _ = select.select([proc.stderr], [], [], 30)
+        assert readable, "lore serve said nothing on a terminal"
+        line = proc.stderr.readline().decode()
+        assert "Language Server Protocol on stdin/stdout" in line
+        assert "editor" in line and "docs/editors.md" in line
+    finally:
+        os.close(controller)  # the terminal closes: end of input
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        rest = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert "Language Server Protocol" not in rest  # said once

@@ -54,7 +54,8 @@ def register(server: LoreServer) -> None:
             for choice in ls.root_choices:
                 _say_root(ls, choice)
             await start_bases(ls)
-        # else the first document opened decides the root (see sync.did_open), then `ready`.
+        # else the first document opened decides the root, then `ready` (see
+        # sync.root_from_first_document).
         ls.started.set()
 
     @server.feature(types.SHUTDOWN)
@@ -110,7 +111,8 @@ async def start_bases(ls: LoreServer) -> None:
     """Open each root's index, then bring it up to date in the background.
 
     Requests wait for ``ready`` (within their deadline): set at once when every index already
-    holds documents, else when the first indexing has run, so the first answers are real ones.
+    holds documents, else when the first indexing commits its first batch (or ends), so the
+    first answers are real ones and a large first index is still answered from as it grows.
     """
     await _open_bases(ls)
     filled = all(kb.catalog.counts()["documents"] for kb in ls.bases())
@@ -173,6 +175,8 @@ async def reindex(ls: LoreServer, *, reason: str) -> None:
     def report(p: IndexProgress) -> None:
         percentage = int(100 * p.done_files / p.total_files) if p.total_files else 0
         ls.indexing.update(done=p.done_files, total=p.total_files)
+        if p.done_files and not ls.ready.is_set():
+            loop.call_soon_threadsafe(ls.ready.set)  # a first batch is searchable
         if progress_ok and p.phase == "index":
             loop.call_soon_threadsafe(
                 ls.work_done_progress.report,

@@ -13,20 +13,20 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn
-
-from rich import filesize
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, NoReturn
 
 from lore.config import Settings, SettingsError, load_settings
-from lore.kb.knowledge_base import IndexBusyError, IndexError_, KnowledgeBase
 from lore.kb.lookup import Library
 from lore.kb.types import IndexProgress, IndexReport
-from lore.llm.registry import Providers
 from lore.ops.memory import limit_malloc_arenas
-from lore.raise_ import Pipeline
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lore.kb.knowledge_base import KnowledgeBase
+
+# The commands import what they use (rich, the index, the answer pipeline) when they run:
+# `lore serve` needs none of it to answer `initialize`.
 
 EXIT_OK = 0
 EXIT_NO_RESULT = 1
@@ -145,6 +145,8 @@ def _settings(root: Path) -> Settings:
 def _open(
     root: Path, settings: Settings, *, read_only: bool = False, rebuild: bool = False
 ) -> KnowledgeBase:
+    from lore.kb.knowledge_base import IndexError_, KnowledgeBase
+
     try:
         return KnowledgeBase.open(root, settings, read_only=read_only, rebuild=rebuild)
     except IndexError_ as exc:  # IndexBusyError included
@@ -161,14 +163,22 @@ def _open_indexed(args: argparse.Namespace) -> KnowledgeBase:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    from rich import filesize
+
+    from lore.kb.knowledge_base import IndexBusyError
+
     root = _root(args.root)
     settings = _settings(root)
     err = _stderr()
@@ -196,6 +206,14 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _index_with_progress(kb: KnowledgeBase, *, show: bool) -> IndexReport:
     if not show:
         return kb.index()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -213,6 +231,8 @@ def _index_with_progress(kb: KnowledgeBase, *, show: bool) -> IndexReport:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     query = args.query.strip()
     if not query:
         raise UsageError("the query is empty")
@@ -260,6 +280,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     root = _root(args.root)
     settings = _settings(root)
     if not (settings.index_dir(root) / "lore.db").exists():
@@ -291,6 +313,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from lore.llm.registry import Providers
+    from lore.raise_ import Pipeline
+
     question = " ".join(args.question.split())
     if not question:
         raise UsageError("the question is empty")

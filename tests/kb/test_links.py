@@ -115,3 +115,16 @@ def test_destinations_are_normalised_inside_the_root() -> None:
     assert link_destination("a/b.md", "wiki", "Page") is None
     assert page_candidates("guide/queue")[:2] == ["guide/queue", "guide/queue.md"]
     assert page_candidates("a.md") == ["a.md"]
+
+
+def test_symbols_come_from_the_trigram_index_and_follow_reindexing(
+    linked: Library, linked_root: Path
+) -> None:
+    kb = linked.bases[0]
+    assert [t.text for t in kb.headings("sql")] == ["Relational (SQL) or NoSQL?"]
+    # Starting the text, then starting a word, then inside a word.
+    assert [t.text for t in kb.headings("cach")][:1] == ["Response cache"]
+    assert sorted(t.text for t in kb.headings("de")[:2]) == ["Deadlines", "Decisions"]
+    (linked_root / "cache.md").unlink()
+    kb.index()
+    assert kb.headings("cache") == [] and kb.headings("dax") == []

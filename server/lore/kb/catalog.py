@@ -7,6 +7,8 @@ connection; readers get a connection per thread (WAL mode lets them read while i
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import apsw
-import sqlite_vec
 
 from lore._native import hash_bytes, normalize_term
 from lore.kb.paths import link_destination
@@ -109,6 +110,17 @@ CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL)
 """
 
 
+@functools.cache
+def _vec_extension() -> str:
+    """sqlite-vec's loadable extension, found without importing the ``sqlite_vec`` package:
+    its ``__init__`` imports numpy, a tenth of a second a language server's start-up can spare.
+    """
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the sqlite-vec package is not installed")
+    return str(Path(spec.submodule_search_locations[0]) / "vec0")
+
+
 def join_path(parts: Sequence[str]) -> str:
     return PATH_SEP.join(parts)
 
@@ -147,7 +159,7 @@ class Catalog:
         db = apsw.Connection(str(self.path), flags=flags)
         db.setbusytimeout(5000)
         db.enable_load_extension(True)
-        db.load_extension(sqlite_vec.loadable_path())
+        db.load_extension(_vec_extension())
         db.enable_load_extension(False)
         with self._connections_lock:
             self._connections.append(db)

@@ -12,11 +12,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lore import _native
 from lore.config import Settings
-from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.types import ChunkRecord, SearchResult, TermRecord
+
+if TYPE_CHECKING:
+    from lore.kb.knowledge_base import KnowledgeBase
 
 # An identifier as editors see one: letters, digits, `_`, `-` and inner dots (`lore.reindex`).
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -16,7 +16,9 @@ from lore.lsp import code_actions
 from lore.lsp.code_actions import Action
 from lore.lsp.documents import read_document
 from lore.lsp.server import LoreServer, request_param
-from lore.raise_ import Answer
+
+if TYPE_CHECKING:
+    from lore.raise_ import Answer
 
 # Line comments by languageId; block comments for languages without them.
 LINE_COMMENTS = {

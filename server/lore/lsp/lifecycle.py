@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lore.kb.knowledge_base import IndexError_, KnowledgeBase
 from lore.kb.types import IndexProgress, IndexReport
 from lore.lsp import links
 from lore.lsp.config import apply_settings, init_options_from, read_client_settings
 from lore.lsp.roots import RootChoice, choose_root, wants_index
 from lore.lsp.scheduler import Scheduler
 from lore.lsp.server import ClientSupport, LoreServer
+
+if TYPE_CHECKING:
+    from lore.kb.knowledge_base import KnowledgeBase
 
 log = logging.getLogger("lore.lsp")
 
@@ -45,6 +48,8 @@ def register(server: LoreServer) -> None:
             workers=ls.settings.queue.workers,
             background_concurrency=ls.settings.queue.background_concurrency,
         )
+        # The answer goes out now; the index's and the answers' modules load meanwhile.
+        threading.Thread(target=_import_the_rest, name="lore-imports", daemon=True).start()
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LoreServer, _params: types.InitializedParams) -> None:
@@ -64,7 +69,7 @@ def register(server: LoreServer) -> None:
             task.cancel()
         if ls.scheduler is not None:
             ls.scheduler.close()
-        ls.pipeline.providers.close()
+        ls.close_pipeline()
         for kb in ls.bases():
             kb.close()
 
@@ -125,7 +130,20 @@ async def start_bases(ls: LoreServer) -> None:
         ls.spawn(_follow_writer(ls), "follow the writer")
 
 
+def _import_the_rest() -> None:
+    """Import what serving needs and answering ``initialize`` does not (SQLite, tantivy,
+    sqlite-vec, the answer pipeline and its HTTP client)."""
+    try:
+        import lore.kb.knowledge_base  # noqa: F401
+        import lore.llm.registry  # noqa: F401
+        import lore.raise_  # noqa: F401
+    except Exception:  # noqa: BLE001 - the import that needs it reports the error
+        log.debug("background import failed", exc_info=True)
+
+
 async def _open_bases(ls: LoreServer) -> None:
+    from lore.kb.knowledge_base import IndexError_, KnowledgeBase
+
     bases: list[KnowledgeBase] = []
     for root in ls.roots:
         if not await asyncio.to_thread(wants_index, root, ls.settings):

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
@@ -24,14 +24,15 @@ from pygls.protocol.language_server import lsp_method
 from lore import __version__
 from lore._native import ResponseCache
 from lore.config import Settings, load_settings
-from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
-from lore.llm.registry import Providers
 from lore.lsp import tcp
 from lore.lsp.protocol import StrictProtocol, run_stdio
 from lore.lsp.scheduler import Dropped, Scheduler
 from lore.ops.metrics import Latencies
-from lore.raise_ import Pipeline
+
+if TYPE_CHECKING:
+    from lore.kb.knowledge_base import KnowledgeBase
+    from lore.raise_ import Pipeline
 
 log = logging.getLogger("lore.lsp")
 T = TypeVar("T")
@@ -123,8 +124,7 @@ class LoreServer(LanguageServer):
         """Files changed on disk and not yet re-indexed (debounced)."""
         self.reindex_handle: asyncio.TimerHandle | None = None
         """The debounce timer of the next re-index."""
-        self.pipeline = Pipeline(Providers())
-        """The RAISE pipeline, its answer providers and its answer cache."""
+        self._pipeline: Pipeline | None = None
         self.ready = asyncio.Event()
         """Set once the knowledge bases are open and hold what the first index found; requests
         wait for it (within their deadline) rather than answer from an empty library."""
@@ -132,6 +132,22 @@ class LoreServer(LanguageServer):
         """Set once ``initialized`` has read the settings and opened the given roots."""
         self.client_support = ClientSupport()
         """What the client can do, read once at ``initialize``."""
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The RAISE pipeline, its answer providers and its answer cache, made on first use:
+        its imports (HTTP client, prompts) are not needed to answer ``initialize``."""
+        if self._pipeline is None:
+            from lore.llm.registry import Providers
+            from lore.raise_ import Pipeline
+
+            self._pipeline = Pipeline(Providers())
+        return self._pipeline
+
+    def close_pipeline(self) -> None:
+        """Close the answer providers' connections, if answers were ever asked for."""
+        if self._pipeline is not None:
+            self._pipeline.providers.close()
 
     # --- helpers for the feature modules -------------------------------------------------
 

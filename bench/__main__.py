@@ -24,7 +24,18 @@ from bench.answers import evaluate_answers
 from bench.data import REPO, WORK, aws_docs
 from bench.retrieval import evaluate_scifact
 
-WORKLOADS = ("index", "lsp", "ask", "retrieval", "memory", "scale", "crash", "answers")
+WORKLOADS = (
+    "index",
+    "lsp",
+    "links",
+    "startup",
+    "ask",
+    "retrieval",
+    "memory",
+    "scale",
+    "crash",
+    "answers",
+)
 DOC = REPO / "docs" / "benchmarks.md"
 PLOT = REPO / "docs" / "bench-scale.png"
 ANSWERS_PLOT = REPO / "docs" / "bench-answers.png"
@@ -86,6 +97,21 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
                 main_root, n_hover=300 if quick else 1000, n_completion=150 if quick else 500
             )
         ),
+    )
+    step(
+        "links",
+        lambda: asyncio.run(
+            workloads.link_workload(
+                main_root, n_links=100 if quick else 300, n_queries=100 if quick else 200
+            )
+        ),
+    )
+    step(
+        "startup",
+        lambda: [
+            asyncio.run(workloads.startup(workloads.subset(corpus, 1000, WORK / "aws-1000"))),
+            asyncio.run(workloads.startup(main_root)),
+        ],
     )
     step(
         "ask",
@@ -153,6 +179,24 @@ def budgets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 c["p50"] < 5 and c["p99"] < 25,
             )
         )
+    if "startup" in r:
+        for point in r["startup"]:
+            rows.append(
+                (
+                    f"`initialize` answered, {point['pages']} pages indexed",
+                    "< 300 ms from spawn",
+                    f"{point['initialize_ms']} ms",
+                    point["initialize_ms"] < 300,
+                )
+            )
+            rows.append(
+                (
+                    f"first hover from the index, {point['pages']} pages",
+                    "< 500 ms from spawn",
+                    f"{point['first_hover_ms']} ms",
+                    point["first_hover_ms"] < 500,
+                )
+            )
     if "ask" in r:
         a = r["ask"]["extractive"]
         rows.append(("`lore/ask` extractive", "p95 < 150 ms", f"p95 {a['p95']} ms", a["p95"] < 150))
@@ -247,6 +291,18 @@ def render(r: dict[str, Any]) -> str:
             f"\nLore/floor at p50: hover ×{lsp['ratio_hover_p50']}, "
             f"completion ×{lsp['ratio_completion_p50']}."
         )
+    if "links" in r:
+        k = r["links"]
+        lines += [
+            "",
+            f"Links inside the docs: hover on {k['links']} links between pages shows the linked "
+            f"page in {k['hover_shows_linked_page'] * 100:.1f} % (p50 {k['hover']['p50']} ms, "
+            f"p99 {k['hover']['p99']} ms). Completion after `[[` of {k['fuzzy_queries']} words "
+            f"from inside page titles offers the page in {k['fuzzy_completed'] * 100:.1f} %, "
+            f"first in {k['fuzzy_first'] * 100:.1f} % (p50 {k['completion']['p50']} ms, "
+            f"p99 {k['completion']['p99']} ms); with nothing typed it offers "
+            f"{k['empty_prefix_items']} pages in {k['empty_prefix_ms']} ms.",
+        ]
     if "index" in r:
         i = r["index"]
         cold, same, touched = i["cold"], i["no_change"], i["touch_1pct"]

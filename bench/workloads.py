@@ -484,3 +484,148 @@ async def hover_while_indexing(
         "hover": percentiles(times),
         "server_peak_rss_mb": peak,
     }
+
+
+# --- links inside the docs -----------------------------------------------------------------
+
+
+def link_sample(root: Path, count: int, seed: int = 23) -> list[tuple[Path, int, int, str]]:
+    """Links between pages of the corpus whose target page exists: ``(page, 0-based line,
+    character inside the link text, the linked page's title)``."""
+    pages = sorted(root.rglob("*.md"))
+    random.Random(seed).shuffle(pages)
+    sample: list[tuple[Path, int, int, str]] = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8", errors="replace")
+        found, _ = _native.extract_links(text, "markdown")
+        for link in found:
+            if link.kind not in ("inline", "reference") or not link.target.endswith(".md"):
+                continue
+            if "://" in link.target or link.line != link.end_line or link.anchor:
+                continue
+            target = (page.parent / link.target).resolve()
+            if not target.is_file() or not target.is_relative_to(root.resolve()):
+                continue
+            title = _native.title_of(
+                target.read_text(encoding="utf-8", errors="replace"), "markdown", target.stem
+            )
+            sample.append((page, link.line - 1, link.col + 2, title))
+            break  # one link a page: many pages, not many links of one page
+        if len(sample) >= count:
+            break
+    return sample
+
+
+def fuzzy_queries(root: Path, count: int, seed: int = 29) -> list[tuple[str, str]]:
+    """``(typed, wanted title)``: a word from inside a page's title (not its first), as
+    someone who remembers "NoSQL" of "Relational (SQL) or NoSQL?" would type it."""
+    with KnowledgeBase.open(root, load_settings(root), read_only=True) as kb:
+        titles = [r[0] for r in kb.catalog.reader.execute("SELECT title FROM documents")]
+    rng = random.Random(seed)
+    rng.shuffle(titles)
+    queries = []
+    for title in titles:
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", title)[1:] if len(w) >= 4]
+        if words:
+            queries.append((rng.choice(words).lower(), title))
+        if len(queries) >= count:
+            break
+    return queries
+
+
+async def link_workload(root: Path, *, n_links: int, n_queries: int) -> dict[str, Any]:
+    """Hover on links between pages (does it show the linked page?) and link completion of
+    fuzzy prefixes after ``[[`` (is the wanted page offered?), with their latency."""
+    links = link_sample(root, n_links)
+    queries = fuzzy_queries(root, n_queries)
+    client = await LspClient.start([*LORE, "serve"], cwd=root)
+    await client.initialize(root)
+    await client.wait_for_progress_end()
+    opened: set[Path] = set()
+    hover_times, shown = [], 0
+    for page, line, character, title in links:
+        if page not in opened:
+            client.open(page, "markdown", page.read_text(encoding="utf-8", errors="replace"))
+            opened.add(page)
+        result, elapsed, _ = await client.request(
+            "textDocument/hover",
+            {
+                "textDocument": {"uri": page.as_uri()},
+                "position": {"line": line, "character": character},
+            },
+        )
+        hover_times.append(elapsed)
+        value = (result or {}).get("contents", {}).get("value", "")
+        shown += _plain(value).startswith(_plain(title))
+    draft = root / ".bench" / "links.md"
+    draft.parent.mkdir(exist_ok=True)
+    lines = [f"See [[{typed}" for typed, _ in queries]
+    client.open(draft, "markdown", "\n".join(lines) + "\n")
+    completion_times, completed, first = [], 0, 0
+    for number, (_typed, title) in enumerate(queries):
+        result, elapsed, _ = await client.request(
+            "textDocument/completion",
+            {
+                "textDocument": {"uri": draft.as_uri()},
+                "position": {"line": number, "character": len(lines[number])},
+            },
+        )
+        completion_times.append(elapsed)
+        labels = [item["label"] for item in (result or {}).get("items", [])]
+        completed += title in labels
+        first += bool(labels) and labels[0] == title
+    empty, empty_elapsed, _ = await client.request(
+        "textDocument/completion",
+        {"textDocument": {"uri": draft.as_uri()}, "position": {"line": 0, "character": 6}},
+    )
+    await client.close()
+    return {
+        "links": len(links),
+        "hover_shows_linked_page": round(shown / max(1, len(links)), 3),
+        "hover": percentiles(hover_times),
+        "fuzzy_queries": len(queries),
+        "fuzzy_completed": round(completed / max(1, len(queries)), 3),
+        "fuzzy_first": round(first / max(1, len(queries)), 3),
+        "completion": percentiles(completion_times),
+        "empty_prefix_items": len((empty or {}).get("items", [])),
+        "empty_prefix_ms": round(empty_elapsed * 1000, 3),
+    }
+
+
+def _plain(markdown: str) -> str:
+    """Markdown without emphasis and escapes, for comparing a hover with a title."""
+    return re.sub(r"[\\*_`]", "", markdown).strip()
+
+
+async def startup(root: Path, *, runs: int = 3) -> dict[str, Any]:
+    """From spawning ``lore serve`` on an indexed folder: milliseconds to the ``initialize``
+    answer, and to the first hover on a link that shows content (best of ``runs``)."""
+    subprocess.run([*LORE, "index", str(root)], check=True, capture_output=True)
+    page, line, character, _ = link_sample(root, 1)[0]
+    text = page.read_text(encoding="utf-8", errors="replace")
+    initialize, first_hover = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        client = await LspClient.start([*LORE, "serve"], cwd=root)
+        await client.initialize(root)
+        initialize.append(time.perf_counter() - started)
+        client.open(page, "markdown", text)
+        while True:
+            result, _, _ = await client.request(
+                "textDocument/hover",
+                {
+                    "textDocument": {"uri": page.as_uri()},
+                    "position": {"line": line, "character": character},
+                },
+            )
+            if result:
+                break
+        first_hover.append(time.perf_counter() - started)
+        await client.close()
+    return {
+        "pages": sum(1 for _ in root.rglob("*.md")),
+        "initialize_ms": round(min(initialize) * 1000, 1),
+        "first_hover_ms": round(min(first_hover) * 1000, 1),
+        "initialize_all_ms": [round(s * 1000, 1) for s in initialize],
+        "first_hover_all_ms": [round(s * 1000, 1) for s in first_hover],
+    }

@@ -22,6 +22,14 @@ def user_config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     return home
 
 
+@pytest.fixture(autouse=True)
+def user_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """An empty user cache folder (where `lore serve` records its initialize answer)."""
+    home = tmp_path_factory.mktemp("cache-home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def kb_root(tmp_path: Path) -> Path:
     """A fresh copy of the fixture knowledge base (its index lands in the copy)."""

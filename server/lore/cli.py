@@ -15,18 +15,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from lore.config import Settings, SettingsError, load_settings
-from lore.kb.lookup import Library
-from lore.kb.types import IndexProgress, IndexReport
 from lore.ops.memory import limit_malloc_arenas
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from lore.config import Settings
     from lore.kb.knowledge_base import KnowledgeBase
+    from lore.kb.types import IndexProgress, IndexReport
 
-# The commands import what they use (rich, the index, the answer pipeline) when they run:
-# `lore serve` needs none of it to answer `initialize`.
+# The commands import what they use (settings, rich, the index, the answer pipeline) when
+# they run: `lore serve` answers `initialize` before it imports any of it (lsp/handshake.py).
 
 EXIT_OK = 0
 EXIT_NO_RESULT = 1
@@ -133,6 +132,8 @@ def _root(value: str) -> Path:
 
 
 def _settings(root: Path) -> Settings:
+    from lore.config import SettingsError, load_settings
+
     try:
         settings = load_settings(root)
     except SettingsError as exc:
@@ -260,6 +261,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from lore.kb import links
+    from lore.kb.lookup import Library
 
     root = _root(args.root)
     settings = _settings(root)
@@ -315,6 +317,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
+    from lore.kb.lookup import Library
     from lore.llm.registry import Providers
     from lore.raise_ import Pipeline
 
@@ -376,10 +379,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from lore.lsp.server import serve
-    from lore.lsp.tcp import NotLoopback, loopback_host
-
     if args.tcp:
+        from lore.lsp.tcp import NotLoopback, loopback_host
+
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             raise UsageError(f"--tcp wants HOST:PORT, not {args.tcp!r}")
@@ -395,8 +397,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    early = None
+    if not args.tcp:
+        # Before pygls loads: answer `initialize` from its record when there is one.
+        from lore.lsp import handshake
+
+        early = handshake.answer_early(sys.stdin.fileno(), sys.stdout.buffer)
+    from lore.lsp.server import serve
+
     # 1 when the client sent `exit` without `shutdown`, as the LSP specification asks.
-    return serve(args.tcp)
+    return serve(args.tcp, early=early)
 
 
 _COMMANDS = {

@@ -156,6 +156,10 @@ class LinkCompletion:
     rank: int
 
 
+# Links looked at to learn a page's style: enough to tell, and a bounded cost per completion.
+_STYLE_SAMPLE = 50
+
+
 @dataclass(frozen=True, slots=True)
 class LinkStyle:
     """How a page already writes its links, so that completion writes them the same way."""
@@ -168,7 +172,7 @@ class LinkStyle:
     @classmethod
     def of(cls, library: Library, doc: Path, page_links: Sequence[_native.Link]) -> LinkStyle:
         with_ext = without_ext = by_title = by_name = 0
-        for link in page_links:
+        for link in page_links[:_STYLE_SAMPLE]:
             if link.kind in ("inline", "reference") and link.target:
                 if links.is_external(link.target):
                     continue

@@ -32,7 +32,11 @@ def register(server: LoreServer) -> None:
         async with ls.measured("completion"):
             uri = params.text_document.uri
             line = await line_at(ls, uri, params.position)
-            context = link_lookup.link_context(line, params.position.character) if line else None
+            context = (
+                link_lookup.link_context(line, params.position.character)
+                if line and is_markdown(ls, uri)
+                else None
+            )
             if context is not None and ls.library.bases:
                 return await _complete_link(ls, params, context)
             prefix = lookup.prefix_at(line, params.position.character) if line else ""

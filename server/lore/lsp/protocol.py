@@ -282,9 +282,9 @@ class FdSource:
     thread, blocked in ``os.read`` when the process exits, then holds no lock of Python's
     buffered I/O (which would abort the interpreter's shutdown)."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, already_read: bytes = b"") -> None:
         self._fd = fd
-        self._buffer = bytearray()
+        self._buffer = bytearray(already_read)
 
     def readline(self, limit: int) -> bytes:
         while True:
@@ -367,10 +367,13 @@ def run_stdio(
     stdin: BinaryIO,
     stop: threading.Event,
     on_exit: Callable[[], None],
+    *,
+    already_read: bytes = b"",
 ) -> int:
-    """Serve over stdio until the stream ends or ``exit``; the process's exit status."""
+    """Serve over stdio until the stream ends or ``exit``; the process's exit status.
+    ``already_read``: bytes taken from ``stdin`` before (``lore serve``'s early start)."""
     try:
-        asyncio.run(serve_frames(FdSource(stdin.fileno()), protocol, stop))
+        asyncio.run(serve_frames(FdSource(stdin.fileno(), already_read), protocol, stop))
     except SystemExit as exc:  # the `exit` notification: 0 after shutdown, else 1
         return exc.code if isinstance(exc.code, int) else 1
     except (KeyboardInterrupt, BrokenPipeError):

@@ -25,7 +25,8 @@ from lore import __version__
 from lore._native import ResponseCache
 from lore.config import Settings, load_settings
 from lore.kb.lookup import Library
-from lore.lsp import tcp
+from lore.lsp import handshake, tcp
+from lore.lsp.handshake import EarlyStart
 from lore.lsp.protocol import StrictProtocol, run_stdio
 from lore.lsp.scheduler import Dropped, Scheduler
 from lore.ops.metrics import Latencies
@@ -74,7 +75,8 @@ class ClientSupport:
 
 
 class LoreProtocol(StrictProtocol):
-    """The protocol with Lore's command ids, and the token gate of ``lore serve --tcp``."""
+    """The protocol with Lore's command ids, the token gate of ``lore serve --tcp``, and the
+    ``initialize`` answered early over stdio."""
 
     required_token: str | None = None
     """Over TCP, the secret an ``initialize`` must carry before any message is handled
@@ -84,6 +86,20 @@ class LoreProtocol(StrictProtocol):
         if self.required_token is not None and not tcp.admit(self, message):
             return
         super().handle_message(message)
+
+    early_start: EarlyStart | None = None
+    """The ``initialize`` request ``lore serve`` read (and maybe answered) before pygls loaded."""
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        early = self.early_start
+        if early is not None and msg_id == early.request_id and error is None:
+            self.early_start = None  # one answer only: the first initialize
+            answer = json.loads(json.dumps(result, default=self._serialize_message))
+            if answer != early.answered:
+                handshake.remember(early.key, answer)
+            if early.answered is not None:
+                return  # the client has its answer already
+        super()._send_response(msg_id, result, error)
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
@@ -219,11 +235,24 @@ class LoreServer(LanguageServer):
         finally:
             self.latencies.record(method, time.perf_counter() - started, outcome=outcome)
 
-    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
-        """Serve over stdio (with Lore's framing) until ``exit``; the process's exit status."""
+    def start_io(
+        self,
+        stdin: BinaryIO | None = None,
+        stdout: BinaryIO | None = None,
+        *,
+        already_read: bytes = b"",
+    ) -> int:
+        """Serve over stdio (with Lore's framing) until ``exit``; the process's exit status.
+        ``already_read`` is input taken from stdin before, to be read first."""
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
-        return run_stdio(self.protocol, stdin or sys.stdin.buffer, self._stop_event, self.shutdown)
+        return run_stdio(
+            self.protocol,
+            stdin or sys.stdin.buffer,
+            self._stop_event,
+            self.shutdown,
+            already_read=already_read,
+        )
 
     async def until_ready(self, method: str) -> None:
         """Wait for ``ready``, at most the method's deadline; past it, answer from what is
@@ -292,9 +321,10 @@ def create_server() -> LoreServer:
     return server
 
 
-def serve(address: str | None = None) -> int:
+def serve(address: str | None = None, early: EarlyStart | None = None) -> int:
     """Run the server over stdio, or on loopback ``HOST:PORT`` (see ``lore.lsp.tcp``); the
-    process's exit status."""
+    process's exit status. ``early`` is what ``lore serve`` read from stdin before loading
+    pygls (see ``handshake.py``)."""
     # stderr only: stdout carries the protocol. pygls logs every message at INFO: too loud.
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -305,7 +335,9 @@ def serve(address: str | None = None) -> int:
         host, _, port = address.rpartition(":")
         status = tcp.serve_tcp(server, host, int(port))
     else:
-        status = server.start_io()
+        if early is not None:
+            server.protocol.early_start = early
+        status = server.start_io(already_read=early.raw if early is not None else b"")
     # The indexes are closed by `shutdown` and the client has gone: end here, rather than
     # spend a second finalising modules while the editor waits for the process to end.
     logging.shutdown()

@@ -77,6 +77,8 @@ async def test_hover_on_a_heading_counts_the_pages_that_link_to_it(
     text = await hover(client, uri, 4, 5)  # ## Priority classes
     assert text is not None and text.startswith("2 pages link to **Priority classes**")
     assert "cache.md" in text and "index.md" in text
+    unlinked = await hover(client, uri, 12, 4)  # ## Setup: nobody links to it
+    assert "link to" not in (unlinked or "")  # no count, the word's own hover if any
     title = await hover(client, uri, 0, 4)  # # Request queue: the page itself
     assert title is not None and title.startswith("3 pages link to this page")
     rst = open_page(client, linked_root / "ledger.rst")

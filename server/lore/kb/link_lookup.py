@@ -55,21 +55,21 @@ def _preview(library: Library, dest: links.Dest, settings: Settings) -> HoverInf
 def heading_hover(
     library: Library, doc: Path, anchors: Sequence[_native.Anchor]
 ) -> HoverInfo | None:
-    """On a heading (or a page's title): how many pages link to it, and which."""
+    """On a heading (or a page's title): how many other pages link to it, and which; None
+    when none does."""
     dest = links.dest_of_heading(library, doc, anchors)
     if dest is None:
         return None
     pages = [p for p in links.linking_pages(library, dest) if p != dest.path]
-    what = "this page" if not dest.anchor else f"**{_escape_md(dest.heading)}**"
     if not pages:
-        markdown = f"No other page links to {what}."
-    else:
-        noun = "page links" if len(pages) == 1 else "pages link"
-        shown = ", ".join(
-            f"[{_escape_md(p)}]({file_uri(str(Path(dest.root) / p))})" for p in pages[:10]
-        )
-        more = f" and {len(pages) - 10} more" if len(pages) > 10 else ""
-        markdown = f"{len(pages)} {noun} to {what}: {shown}{more}."
+        return None  # no noise hovers: a heading nobody links to says nothing
+    what = "this page" if not dest.anchor else f"**{_escape_md(dest.heading)}**"
+    noun = "page links" if len(pages) == 1 else "pages link"
+    shown = ", ".join(
+        f"[{_escape_md(p)}]({file_uri(str(Path(dest.root) / p))})" for p in pages[:10]
+    )
+    more = f" and {len(pages) - 10} more" if len(pages) > 10 else ""
+    markdown = f"{len(pages)} {noun} to {what}: {shown}{more}."
     return HoverInfo(markdown, dest.path, dest.abs_path, dest.line, dest.heading, 1.0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import os
@@ -517,17 +518,23 @@ def link_sample(root: Path, count: int, seed: int = 23) -> list[tuple[Path, int,
 
 
 def fuzzy_queries(root: Path, count: int, seed: int = 29) -> list[tuple[str, str]]:
-    """``(typed, wanted title)``: a word from inside a page's title (not its first), as
-    someone who remembers "NoSQL" of "Relational (SQL) or NoSQL?" would type it."""
+    """``(typed, wanted title)``: the rarest word from inside a page's title (not its first),
+    as someone who remembers "NoSQL" of "Relational (SQL) or NoSQL?" would type it."""
     with KnowledgeBase.open(root, load_settings(root), read_only=True) as kb:
         titles = [r[0] for r in kb.catalog.reader.execute("SELECT title FROM documents")]
+
+    def words(title: str) -> list[str]:
+        return [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", title)[1:] if len(w) >= 4]
+
+    # The word of a title fewest other titles share: what someone recalling the page types.
+    shared = collections.Counter(w for title in titles for w in set(words(title)))
     rng = random.Random(seed)
     rng.shuffle(titles)
     queries = []
     for title in titles:
-        words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", title)[1:] if len(w) >= 4]
-        if words:
-            queries.append((rng.choice(words).lower(), title))
+        candidates = words(title)
+        if candidates:
+            queries.append((min(candidates, key=lambda w: (shared[w], w)), title))
         if len(queries) >= count:
             break
     return queries

@@ -77,6 +77,7 @@ class KnowledgeBase:
 
     def __init__(self, root: Path, settings: Settings, read_only: bool) -> None:
         self.root = root
+        self._root_text = str(root)  # joined with relative paths many times a request
         self.settings = settings
         self.index_dir = settings.index_dir(root)
         self.read_only = read_only
@@ -451,29 +452,42 @@ class KnowledgeBase:
         """
         query = query.strip()
         db = self.catalog.reader
-        words = [w for w in query.lower().split() if len(w) >= 3]
-        if words:
-            phrases = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
-            candidates = db.execute(
+        needle = query.lower()
+        words = needle.split()
+        wanted = limit * 2
+        candidates: list[tuple[int, str]] = []
+        if query:
+            # Those that start with the query first, through the index of normalised forms.
+            key = _native.normalize_term(query) or needle
+            candidates += db.execute(
+                "SELECT id, text FROM terms WHERE normalized >= ? AND normalized < ? "
+                "AND kind IN ('heading', 'title') LIMIT ?",
+                (key, key + "\U0010ffff", wanted),
+            ).fetchall()
+        trigram_words = [w for w in words if len(w) >= 3]
+        if trigram_words and len(candidates) < wanted:
+            phrases = " AND ".join('"' + w.replace('"', '""') + '"' for w in trigram_words)
+            candidates += db.execute(
                 "SELECT rowid, text FROM names WHERE names MATCH ? LIMIT ?",
-                (f"text : ({phrases})", _CANDIDATES),
+                (f"text : ({phrases})", wanted),
             ).fetchall()
-        elif query:
+        elif query and len(candidates) < wanted:
             # Too short for trigrams: a scan, which stops once it has enough matches.
-            candidates = db.execute(
+            candidates += db.execute(
                 "SELECT rowid, text FROM names WHERE text LIKE ? ESCAPE '\\' LIMIT ?",
-                (f"%{_escape_like(query)}%", _CANDIDATES),
+                (f"%{_escape_like(query)}%", wanted),
             ).fetchall()
-        else:
+        elif not query:
             candidates = db.execute(
                 "SELECT id, text FROM terms WHERE kind IN ('heading', 'title') LIMIT ?",
-                (limit * 2,),
+                (wanted,),
             ).fetchall()
-        needle = query.lower()
-        ranked = sorted(
-            ((_containment_rank(needle, text), len(text), term_id) for term_id, text in candidates),
-        )
-        chosen = [term_id for rank, _, term_id in ranked if rank is not None][: limit * 2]
+        ranked: dict[int, tuple[int, int]] = {}
+        for term_id, text in candidates:
+            rank = _containment_rank(words, text) if words else 0
+            if rank is not None:
+                ranked[term_id] = (rank, len(text))
+        chosen = sorted(ranked, key=lambda term_id: (*ranked[term_id], term_id))[:wanted]
         if not chosen:
             return []
         rows = db.execute(
@@ -481,14 +495,16 @@ class KnowledgeBase:
             f"WHERE t.id IN ({','.join('?' * len(chosen))})",
             chosen,
         )
-        by_id = {row[0]: self._term(row[1:]) for row in rows}
+        by_id = {row[0]: row[1:] for row in rows}
         # A page's title is usually also its first heading: list it once.
         unique: dict[tuple[str, str], TermRecord] = {}
         for term_id in chosen:
-            term = by_id.get(term_id)
-            if term is not None:
-                unique.setdefault((term.path, term.text), term)
-        return list(unique.values())[:limit]
+            row = by_id.get(term_id)
+            if row is not None and (row[3], row[0]) not in unique:
+                unique[(row[3], row[0])] = self._term(row)
+                if len(unique) >= limit:
+                    break
+        return list(unique.values())
 
     def heading_by_anchor(self, path: str, anchor: str) -> TermRecord | None:
         """The heading of the document at ``path`` whose anchor is ``anchor``."""
@@ -506,7 +522,7 @@ class KnowledgeBase:
             normalized=normalized,
             kind=kind,
             path=path,
-            abs_path=str(self.root / path),
+            abs_path=os.path.join(self._root_text, path),
             title=title,
             heading_path=split_path(heading_path),
             line=line,
@@ -534,7 +550,7 @@ class KnowledgeBase:
             chunk_id=chunk_id,
             doc_id=doc_id,
             path=path,
-            abs_path=str(self.root / path),
+            abs_path=os.path.join(self._root_text, path),
             title=title,
             heading_path=split_path(heading_path),
             start_line=start,
@@ -623,20 +639,18 @@ class KnowledgeBase:
         self.close()
 
 
-# Trigram matches read before ranking: enough for any sensible query, bounded for "the".
-_CANDIDATES = 5000
-
-
-def _containment_rank(needle: str, text: str) -> int | None:
-    """0 when ``text`` starts with ``needle``, 1 when one of its words does, 2 when it only
-    contains it, None when it does not (case-insensitive)."""
+def _containment_rank(words: list[str], text: str) -> int | None:
+    """0 when ``text`` starts with the words, 1 when each starts one of its words, 2 when it
+    only contains them, None when it does not (case-insensitive)."""
     lowered = text.lower()
-    if lowered.startswith(needle):
-        return 0
-    position = lowered.find(needle)
-    if position < 0:
+    if not all(w in lowered for w in words):
         return None
-    return 1 if not lowered[position - 1].isalnum() else 2
+    if lowered.startswith(" ".join(words)):
+        return 0
+    starts = lowered.replace("-", " ").replace("_", " ").split()
+    if all(any(s.startswith(w) for s in starts) for w in words):
+        return 1
+    return 2
 
 
 def _escape_like(text: str) -> str:

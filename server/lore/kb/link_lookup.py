@@ -236,6 +236,10 @@ def complete_link(
     return items
 
 
+# Matches read before ranking: bounded, so that a common word ("using") stays quick.
+_CANDIDATES = 500
+
+
 @dataclass(frozen=True, slots=True)
 class _Name:
     text: str
@@ -268,13 +272,14 @@ def _matching_names(kb: KnowledgeBase, typed: str, here: str, limit: int) -> lis
             ).fetchall()
         return [_Name(t, k, p, title, line, 0) for t, k, p, title, line in rows]
     long_words = [w for w in words if len(w) >= 3]
+    rows: list[tuple] = []
     if long_words:
         query = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
         rows = db.execute(
             "SELECT t.text, t.kind, d.path, d.title, t.line FROM names "
             "JOIN terms t ON t.id = names.rowid JOIN documents d ON d.id = t.doc_id "
-            "WHERE names MATCH ? LIMIT 2000",
-            (query,),
+            "WHERE names MATCH ? LIMIT ?",
+            (query, _CANDIDATES),
         ).fetchall()
     else:
         # Too short for trigrams: a prefix of the normalised text, through its index.
@@ -282,8 +287,8 @@ def _matching_names(kb: KnowledgeBase, typed: str, here: str, limit: int) -> lis
         rows = db.execute(
             "SELECT t.text, t.kind, d.path, d.title, t.line FROM terms t "
             "JOIN documents d ON d.id = t.doc_id WHERE t.normalized >= ? AND t.normalized < ? "
-            "AND t.kind IN ('heading', 'title') LIMIT 2000",
-            (key, key + "\U0010ffff"),
+            "AND t.kind IN ('heading', 'title') LIMIT ?",
+            (key, key + "\U0010ffff", _CANDIDATES),
         ).fetchall()
     ranked: list[_Name] = []
     seen: set[tuple[str, int, str]] = set()

@@ -53,21 +53,25 @@ async def _inside_the_docs(
     on_heading = page_links.is_heading_line(line, document.line(position.line + 1))
     if not (on_heading or page_links.may_hold_link(line)):
         return None
-    page = await page_links.page_of(ls, document)
+    # One job, parse included: a newer hover on the same document supersedes it in the queue
+    # (an await before the job could let an older hover overtake a newer one).
+    return await ls.run_job(
+        "interactive",
+        lambda _job: _link_or_heading(ls, document, position, on_heading),
+        key=f"hover:{uri}",
+    )
+
+
+def _link_or_heading(
+    ls: LoreServer, document: Document, position: types.Position, on_heading: bool
+) -> lookup.HoverInfo | None:
+    page = page_links.parse_page(document)
     if page is None:
         return None
     link = links.link_under(page.links, position.line, position.character)
     if link is not None:
-        return await ls.run_job(
-            "interactive",
-            lambda _job: link_lookup.link_hover(ls.library, page.path, link, ls.settings),
-            key=f"hover:{uri}",
-        )
+        return link_lookup.link_hover(ls.library, page.path, link, ls.settings)
     heading = links.anchors_at(page.anchors, position.line) if on_heading else []
     if heading:
-        return await ls.run_job(
-            "interactive",
-            lambda _job: link_lookup.heading_hover(ls.library, page.path, heading),
-            key=f"hover:{uri}",
-        )
+        return link_lookup.heading_hover(ls.library, page.path, heading)
     return None

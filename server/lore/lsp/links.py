@@ -61,16 +61,22 @@ def _parse(text: str, fmt: str) -> tuple[list[_native.Link], list[_native.Anchor
     return links.links_in(text, fmt)
 
 
-async def page_of(ls: LoreServer, document: Document) -> Page | None:
-    """The links and anchors of a document (as ``read_document`` gave it)."""
+def parse_page(document: Document) -> Page | None:
+    """The links and anchors of a document (as ``read_document`` gave it). Blocking: call it
+    on a worker thread."""
     path = fs_path(document.uri)
     if path is None:
         return None
     fmt = _native.detect_format(path.name)
     if fmt == "text":
         return None
-    found, anchors = await asyncio.to_thread(_parse, document.text, fmt)
+    found, anchors = _parse(document.text, fmt)
     return Page(path, found, anchors)
+
+
+async def page_of(ls: LoreServer, document: Document) -> Page | None:
+    """``parse_page`` off the event loop."""
+    return await asyncio.to_thread(parse_page, document)
 
 
 def to_location(abs_path: str, line: int, col: int = 0, end_line: int = 0, end_col: int = 0):

@@ -56,8 +56,13 @@ async def test_first_index_answers_requests_and_can_be_cancelled(
             initialization_options={"index": {"batch_files": 1, "debounce_ms": 0}},
         )
     )
+    # A report of files written ("1/200 files, …") means a batch is committed and searchable.
     await wait_for(
-        client, "$/progress", lambda: bool(reports(client, types.WorkDoneProgressReport))
+        client,
+        "$/progress",
+        lambda: any(
+            " files, " in (r.message or "") for r in reports(client, types.WorkDoneProgressReport)
+        ),
     )
     begin = reports(client, types.WorkDoneProgressBegin)[0]
     assert begin.cancellable and begin.percentage == 0

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# ../shared/bench beside the repository (or beside a folder holding a worktree of it).
+# ../shared/bench beside the repository, or beside any folder above it.
 SHARED = next(
     (
         p / "shared" / "bench"

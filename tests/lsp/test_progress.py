@@ -123,7 +123,9 @@ async def test_hovers_waiting_behind_the_index_supersede_each_other(
     await wait_for(
         client,
         "$/progress",
-        lambda: any(r.percentage for r in reports(client, types.WorkDoneProgressReport)),
+        lambda: any(
+            " files, " in (r.message or "") for r in reports(client, types.WorkDoneProgressReport)
+        ),
     )
     page = big_workspace / "page000.md"
     hover = types.HoverParams(types.TextDocumentIdentifier(page.as_uri()), types.Position(2, 3))
@@ -134,9 +136,13 @@ async def test_hovers_waiting_behind_the_index_supersede_each_other(
         types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token=token)
     )
     outcomes = await settled(futures)
-    # ... and only the newest hover runs: the older ones end as RequestCancelled.
-    assert [getattr(o, "code", None) for o in outcomes[:-1]] == [-32800] * 9
-    assert not isinstance(outcomes[-1], Exception)
+    # ... and the burst collapses: one hover runs, the others end as RequestCancelled. (The
+    # worker may take one between two index batches before the next arrives, so that one runs
+    # too; and hovers released together by the end of the index reach the queue in any order.)
+    codes = [getattr(o, "code", None) for o in outcomes]
+    superseded = codes.count(-32800)
+    assert set(codes) <= {-32800, None}
+    assert 8 <= superseded <= 9
     status = await request(client, "lore/status", {})
-    assert status["queue"]["interactive"]["superseded"] == 9
-    assert status["latency"]["hover"]["cancelled"] == 9
+    assert status["queue"]["interactive"]["superseded"] == superseded
+    assert status["latency"]["hover"]["cancelled"] == superseded

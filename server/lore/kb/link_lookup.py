@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 from lore import _native
 from lore.config import Settings
 from lore.kb import links
-from lore.kb.lookup import SCAN_RADIUS, HoverInfo, _escape_md, _excerpt, file_uri
+from lore.kb.lookup import (
+    SCAN_RADIUS,
+    HoverInfo,
+    _escape_md,
+    _excerpt,
+    file_uri,
+    utf16_to_index,
+)
 
 if TYPE_CHECKING:
     from lore.kb.knowledge_base import KnowledgeBase
@@ -118,7 +125,7 @@ _PATH = re.compile(r"\]\((?P<page><?[^()\s#]*)(?:#(?P<anchor>[^()\s]*))?$")
 
 def link_context(line: str, character: int) -> LinkContext | None:
     """The link being typed at ``character`` (a UTF-16 offset) of ``line``, if any."""
-    index = _utf16_to_index(line, character)
+    index = utf16_to_index(line, character)
     # Only the text near the cursor: a link is never longer than this, however long the line.
     before, after = line[max(0, index - SCAN_RADIUS) : index], line[index : index + SCAN_RADIUS]
     for pattern, wiki, closer in ((_WIKI, True, "]]"), (_PATH, False, ")")):
@@ -421,17 +428,6 @@ def _relative(here: str, path: str, extension: bool) -> str:
     if not extension:
         rel = posixpath.splitext(rel)[0]
     return rel.replace(" ", "%20")
-
-
-def _utf16_to_index(text: str, character: int) -> int:
-    if text.isascii():
-        return min(character, len(text))
-    units = 0
-    for index, ch in enumerate(text):
-        if units >= character:
-            return index
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(text)
 
 
 def _utf16_len(text: str) -> int:

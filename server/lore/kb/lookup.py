@@ -186,14 +186,15 @@ class _Window:
 def _around(line_text: str, character: int) -> tuple[_Window, int]:
     """The window of ``line_text`` around the UTF-16 offset ``character``, and the cursor's
     index in it."""
-    index = _utf16_to_index(line_text, character)
+    index = utf16_to_index(line_text, character)
     start = max(0, index - SCAN_RADIUS)
     end = min(len(line_text), index + SCAN_RADIUS)
     window = _Window(line_text[start:end], start > 0, end < len(line_text))
     return window, index - start
 
 
-def _utf16_to_index(text: str, character: int) -> int:
+def utf16_to_index(text: str, character: int) -> int:
+    """The index in ``text`` of the LSP position ``character`` (counted in UTF-16 units)."""
     if text.isascii():
         return min(character, len(text))
     units = 0

@@ -33,18 +33,13 @@ def user_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 @pytest.fixture
 def kb_root(tmp_path: Path) -> Path:
     """A fresh copy of the fixture knowledge base (its index lands in the copy)."""
-    root = tmp_path / "kb"
-    shutil.copytree(FIXTURE_KB, root)
-    return root
+    return _copy(FIXTURE_KB, tmp_path / "kb")
 
 
 @pytest.fixture
 def library(kb_root: Path):
     """The fixture knowledge base, indexed, as the one base of a library."""
-    kb = KnowledgeBase.open(kb_root, load_settings(kb_root))
-    kb.index()
-    yield Library([kb])
-    kb.close()
+    yield from _indexed_library(kb_root)
 
 
 FIXTURE_LINKED = Path(__file__).parent / "fixtures" / "linked"
@@ -53,15 +48,22 @@ FIXTURE_LINKED = Path(__file__).parent / "fixtures" / "linked"
 @pytest.fixture
 def linked_root(tmp_path: Path) -> Path:
     """A fresh copy of the fixture whose pages link to each other (some links broken)."""
-    root = tmp_path / "linked"
-    shutil.copytree(FIXTURE_LINKED, root)
-    return root
+    return _copy(FIXTURE_LINKED, tmp_path / "linked")
 
 
 @pytest.fixture
 def linked(linked_root: Path):
     """The linked fixture, indexed, as the one base of a library."""
-    kb = KnowledgeBase.open(linked_root, load_settings(linked_root))
+    yield from _indexed_library(linked_root)
+
+
+def _copy(fixture: Path, root: Path) -> Path:
+    shutil.copytree(fixture, root)
+    return root
+
+
+def _indexed_library(root: Path):
+    kb = KnowledgeBase.open(root, load_settings(root))
     kb.index()
     yield Library([kb])
     kb.close()

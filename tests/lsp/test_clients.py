@@ -119,13 +119,7 @@ async def test_answer_actions_work_whether_or_not_the_client_resolves(
     profiled: LanguageClient, workspace: Path
 ) -> None:
     main = workspace / "src" / "main.py"
-    actions = await profiled.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=_doc(main),
-            range=_range(3, 12, 24),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    actions = await _actions_on_request_queue(profiled, main)
     ask = next(a for a in actions if a.title.startswith("Ask Lore"))
     code_action = profiled.caps.text_document.code_action
     if code_action.resolve_support is None:
@@ -142,13 +136,7 @@ async def test_open_source_shows_the_document_or_answers_where_it_is(
     profiled: LanguageClient, workspace: Path
 ) -> None:
     main = workspace / "src" / "main.py"
-    actions = await profiled.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=_doc(main),
-            range=_range(3, 12, 24),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    actions = await _actions_on_request_queue(profiled, main)
     source = next(a for a in actions if a.title.startswith("Open source: Request queue"))
     assert source.command.startswith("lore.server.")
     result = await asyncio.wait_for(
@@ -241,3 +229,14 @@ async def test_a_root_without_documents_is_said_and_left_untouched(
     assert "md" in said
     assert await _hover(eglot, main) is None
     assert not (app / ".lore").exists()
+
+
+async def _actions_on_request_queue(client: LanguageClient, main: Path):
+    """The code actions on `RequestQueue` in the workspace's main.py."""
+    return await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=_doc(main),
+            range=_range(3, 12, 24),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )

@@ -229,15 +229,17 @@ mod tests {
         }
     }
 
+    fn write_file(root: &std::path::Path, rel: &str, data: &[u8]) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+
     #[test]
     fn honours_ignores_sizes_and_binaries() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |rel: &str, data: &[u8]| {
-            let p = root.join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, data).unwrap();
-        };
+        let write = |rel: &str, data: &[u8]| write_file(root, rel, data);
         write("a.md", b"# A");
         write("sub/b.txt", b"b");
         write("code.rs", b"fn main() {}");
@@ -286,11 +288,7 @@ mod tests {
     fn deeper_ignore_files_override_and_negate() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |rel: &str, data: &[u8]| {
-            let p = root.join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, data).unwrap();
-        };
+        let write = |rel: &str, data: &[u8]| write_file(root, rel, data);
         write(".gitignore", b"*.txt\nbuild/\n");
         write("notes/.gitignore", b"!keep.txt\n");
         write("notes/keep.txt", b"k");

@@ -141,6 +141,36 @@ class SearchSettings(_Section):
     )
 
 
+class SemanticSettings(_Section):
+    enabled: bool = Field(
+        True,
+        description="Rerank a question's full-text candidates (`lore/ask`) by sentence "
+        "embeddings (all-MiniLM-L6-v2, int8, on the CPU) of their sections' title, headings "
+        "and first lines, using the sections embedded so far. `lore/search` stays full-text: "
+        "embedding the query would cost more than its latency budget.",
+    )
+    weight: float = Field(
+        0.5,
+        ge=0,
+        description="Weight of the cosine similarity against the BM25 score relative to the "
+        "best candidate's.",
+    )
+    candidates: int = Field(
+        20, ge=1, le=200, description="Pages the question's own search brings to reranking."
+    )
+    embed_missing: int = Field(
+        0,
+        ge=0,
+        description="Sections an answer may embed on the spot when the background job has not "
+        "reached them (each costs tens of milliseconds of CPU); 0 uses only what is embedded.",
+    )
+    background: bool = Field(
+        True,
+        description="The language server embeds the sections after indexing, in one thread "
+        "at the lowest CPU priority; the pages' first sections come first.",
+    )
+
+
 class HoverSettings(_Section):
     enabled: bool = Field(True, description="Show hovers from the knowledge base.")
     min_score: float = Field(
@@ -314,6 +344,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    semantic: SemanticSettings = Field(default_factory=SemanticSettings)
     hover: HoverSettings = Field(default_factory=HoverSettings)
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
     links: LinkSettings = Field(default_factory=LinkSettings)

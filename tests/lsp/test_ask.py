@@ -127,3 +127,22 @@ async def test_ask_is_cancellable_mid_stream(
     answer = await request(client, "lore/ask", {"question": "When is the settlement window?"})
     assert answer["provider"] == "openai:tiny"
     assert answer["citations"][0]["path"] == "glossary/terms.md"
+
+
+async def test_the_server_embeds_sections_in_the_background_and_reranks_answers(
+    client: LanguageClient,
+) -> None:
+    def embedded() -> bool:
+        return any("embedded for reranking" in m.message for m in client.log_messages)
+
+    await wait_for(client, "window/logMessage", embedded, timeout=60)
+    status = await request(client, "lore/status", {})
+    (base,) = status["index"]["bases"]
+    assert base["semantic"]["done"] and base["semantic"]["embedded"] == base["semantic"]["total"]
+    # Full text alone puts the handbook's overview first; the sections' meaning, the runbook.
+    question = "How do I recover the ledger after an outage?"
+    search = await request(client, "lore/search", {"query": question, "k": 1})
+    assert search["results"][0]["path"] == "README.md"
+    answer = await request(client, "lore/ask", {"question": question, "trace": True})
+    (act,) = [step for step in answer["trace"] if step["stage"] == "act"]
+    assert act["reranked"] > 0 and act["top"][0].startswith("runbooks/ledger-outage.md:")

@@ -107,6 +107,10 @@ CREATE INDEX IF NOT EXISTS anchors_name ON anchors(name);
 -- milliseconds for workspace symbols and link completion. The rowid is the term's id.
 CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5(text, path, tokenize = 'trigram');
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+-- Sentence embeddings of sections' short units (``lore.kb.semantic``), float32, by the hash of
+-- the unit's text: filled by a background job after the full-text index, read by reranking.
+CREATE TABLE IF NOT EXISTS unit_vectors (unit_hash TEXT PRIMARY KEY, vector BLOB NOT NULL)
+    WITHOUT ROWID;
 """
 
 

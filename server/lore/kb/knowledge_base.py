@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +24,7 @@ from lore import _native
 from lore.config import Settings
 from lore.kb import index_dir
 from lore.kb import search as hybrid
+from lore.kb import semantic as semantic_
 from lore.kb.catalog import SCHEMA_VERSION, Catalog, join_path, split_path
 from lore.kb.fulltext import FullText
 from lore.kb.indexer import run_index
@@ -87,6 +88,8 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self._generation = 0
         self._reembedded = False
+        self.embedding: dict[str, Any] | None = None
+        """Sections embedded for reranking, as of the last batch this process stored."""
         self.catalog: Catalog
         self.fulltext: FullText
 
@@ -333,6 +336,63 @@ class KnowledgeBase:
             vector_weight=s.vector_weight,
         )
         return self._results(ranked, query, k, per_page=per_page)
+
+    # --- sentence embeddings -------------------------------------------------------------
+
+    def embed_sections(
+        self,
+        *,
+        cancelled: Callable[[], bool] | None = None,
+        progress: Callable[[semantic_.EmbedProgress], None] | None = None,
+        limit: int | None = None,
+    ) -> semantic_.EmbedProgress:
+        """Embed the sections' units that have no vector yet (see ``semantic.embed_pending``).
+        Raises ``IndexBusyError`` when read-only."""
+        if self.read_only:
+            raise IndexBusyError(f"another process is writing the index in {self.index_dir}")
+
+        def record(state: semantic_.EmbedProgress) -> None:
+            self.embedding = {"embedded": state.embedded, "total": state.total, "done": state.done}
+            if progress is not None:
+                progress(state)
+
+        return semantic_.embed_pending(self, cancelled=cancelled, progress=record, limit=limit)
+
+    def section_vectors(
+        self, chunks: Sequence[ChunkRecord], *, embed_missing: int = 0
+    ) -> dict[int, bytes]:
+        """``chunk_id -> unit vector`` (float32 bytes) of the ``chunks`` whose section is
+        embedded. Up to ``embed_missing`` others are embedded now, and stored by the writer."""
+        units = {c.chunk_id: semantic_.unit_of(c) for c in chunks}
+        vectors = semantic_.stored(self.catalog.reader, (key for key, _ in units.values()))
+        missing = list({key: text for key, text in units.values() if key not in vectors}.items())
+        if embed_missing and missing:
+            missing = missing[:embed_missing]
+            fresh = semantic_.encoder().embed([text for _, text in missing])
+            new = {key: vector.tobytes() for (key, _), vector in zip(missing, fresh, strict=True)}
+            if not self.read_only:
+                self.store_unit_vectors(new.items())
+            vectors.update(new)
+        return {cid: vectors[key] for cid, (key, _) in units.items() if key in vectors}
+
+    def store_unit_vectors(self, items: Iterable[tuple[str, bytes]]) -> None:
+        with self._write_lock, self.catalog.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO unit_vectors(unit_hash, vector) VALUES (?, ?)", items
+            )
+
+    def drop_unit_vectors_except(self, keep: set[str]) -> int:
+        """Delete the vectors of units no section has any more; how many were deleted."""
+        with self._write_lock:
+            stale = [
+                (key,)
+                for (key,) in self.catalog.reader.execute("SELECT unit_hash FROM unit_vectors")
+                if key not in keep
+            ]
+            if stale:
+                with self.catalog.transaction() as db:
+                    db.executemany("DELETE FROM unit_vectors WHERE unit_hash = ?", stale)
+        return len(stale)
 
     def search_bm25(self, query: str, k: int = 10) -> list[SearchResult]:
         """Full-text results only (for evaluation and the benchmarks)."""
@@ -617,6 +677,7 @@ class KnowledgeBase:
             "generation": self.generation,
             "read_only": self.read_only,
             "embedder": {"identity": self.embedder.identity, "dim": self.embedder.dim},
+            "semantic": {"model": semantic_.MODEL_ID, **(self.embedding or {})},
             "schema_version": SCHEMA_VERSION,
             "skipped": sorted(skipped, key=lambda s: s["path"]),
             "last_index": json.loads(last) if last else None,

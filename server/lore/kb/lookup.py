@@ -109,6 +109,33 @@ class Library:
         results.sort(key=lambda r: r.score, reverse=True)
         return results[:k]
 
+    def similarity(
+        self, query: str, chunks: Sequence[ChunkRecord], *, embed_missing: int = 0
+    ) -> dict[tuple[str, int], float]:
+        """The cosine similarity between ``query`` and the section of each chunk that is
+        embedded (``lore.kb.semantic``), by ``(abs_path, chunk_id)``; empty when none is (then
+        the query is not embedded either). ``embed_missing``: see ``section_vectors``."""
+        from lore.kb import semantic
+
+        if not chunks or not semantic.available():
+            return {}
+        found: dict[tuple[str, int], bytes] = {}
+        for kb in self.bases:
+            mine = [c for c in chunks if c.abs_path.startswith(str(kb.root) + os.sep)]
+            if mine:
+                by_id = {c.chunk_id: c for c in mine}
+                vectors = kb.section_vectors(mine, embed_missing=embed_missing)
+                found.update(((by_id[cid].abs_path, cid), v) for cid, v in vectors.items())
+        if not found:
+            return {}
+        import numpy as np
+
+        query_vector = semantic.encoder().embed([query], max_tokens=semantic.QUERY_TOKENS)[0]
+        return {
+            key: float(np.frombuffer(blob, dtype=np.float32) @ query_vector)
+            for key, blob in found.items()
+        }
+
     def search_fulltext(self, query: str, k: int) -> list[SearchResult]:
         """Full-text (BM25) results only: a fraction of a hybrid search's cost, and enough for a
         hover's heading check or an answer's follow-up queries."""

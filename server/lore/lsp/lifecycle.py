@@ -69,6 +69,8 @@ def register(server: LoreServer) -> None:
             task.cancel()
         if ls.scheduler is not None:
             ls.scheduler.close()
+        if ls.section_embedder is not None:
+            ls.section_embedder.close()
         ls.close_pipeline()
         for kb in ls.bases():
             kb.close()
@@ -230,6 +232,8 @@ async def reindex(ls: LoreServer, *, reason: str) -> None:
         ls.indexing = {"state": state, "indexed": indexed}
         # Pages may have come or gone: the open documents' broken links are checked again.
         links.refresh_diagnostics(ls)
+        if writable:
+            _embed_sections(ls)
     finally:
         if progress_ok:
             # A read-only server also ends its progress: the client learns it is ready.
@@ -241,6 +245,32 @@ async def reindex(ls: LoreServer, *, reason: str) -> None:
                 done = "following another server's index"
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=done))
             ls.work_done_progress.tokens.pop(token, None)
+
+
+def _embed_sections(ls: LoreServer) -> None:
+    """Start (or wake) the low-priority job that embeds new sections for reranking answers."""
+    semantic = ls.settings.semantic
+    if not (semantic.enabled and semantic.background):
+        return
+    from lore.kb import semantic as semantic_
+
+    if not semantic_.available():
+        return
+    if ls.section_embedder is None:
+        loop = asyncio.get_running_loop()
+
+        def done(kb: KnowledgeBase, progress: semantic_.EmbedProgress) -> None:
+            # Progress is in `lore/status`; the log says when a pass completes.
+            if progress.done and progress.added:
+                message = types.LogMessageParams(
+                    type=types.MessageType.Info,
+                    message=f"Lore: the {progress.total} sections of {kb.root} are embedded "
+                    "for reranking answers",
+                )
+                loop.call_soon_threadsafe(ls.window_log_message, message)
+
+        ls.section_embedder = semantic_.BackgroundEmbedder(ls.bases, done)
+    ls.section_embedder.wake()
 
 
 async def _follow_writer(ls: LoreServer) -> None:

@@ -134,6 +134,9 @@ class LoreServer(LanguageServer):
         """Per-method latency samples for ``lore/status``."""
         self.indexing: dict[str, Any] = {"state": "starting"}
         """What indexing is doing now, for ``lore/status`` and the editors' status bars."""
+        self.section_embedder: Any = None
+        """The background job that embeds sections for reranking
+        (``lore.kb.semantic.BackgroundEmbedder``), started after the first index run."""
         self.tasks: set[asyncio.Task] = set()
         """Background tasks kept alive (and their failures logged) until they end."""
         self.pending_changes: set[Path] = set()

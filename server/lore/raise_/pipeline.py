@@ -175,9 +175,23 @@ class Pipeline:
         # Act
         notify("searching")
         evidence = act.Evidence()
-        act.search(library, evidence, analysis.queries, k=config.max_sources * 2)
+        semantic = settings.semantic
+        act.search(
+            library,
+            evidence,
+            analysis.queries,
+            k=config.max_sources * 2,
+            leading_k=semantic.candidates if semantic.enabled else None,
+        )
         terms_found = act.lookup_terms(library, evidence, analysis.phrases)
         neighbours = act.read_neighbours(library, evidence)
+        reranked = (
+            act.rerank(
+                library, evidence, question, semantic.weight, embed_missing=semantic.embed_missing
+            )
+            if semantic.enabled
+            else 0
+        )
         hits = evidence.ranked()
         trace.record(
             "act",
@@ -185,6 +199,7 @@ class Pipeline:
             hits=len(hits),
             term_lookups=terms_found,
             neighbours=neighbours,
+            reranked=reranked,
             top=[f"{h.chunk.path}:{h.chunk.start_line}" for h in hits[:5]],
         )
         check()
@@ -379,7 +394,8 @@ def _answer_key(question: str, provider: str, settings: Settings, generation: st
     # Everything that shapes an answer besides the index: retrieval, RAISE and LLM settings.
     # (The LLM settings name the variable that holds a key, never the key itself.)
     shaping = json.dumps(
-        settings.model_dump(mode="json", include={"search", "raise_", "llm"}), sort_keys=True
+        settings.model_dump(mode="json", include={"search", "semantic", "raise_", "llm"}),
+        sort_keys=True,
     )
     return _digest("answer", _normalised(question), provider, PROMPT_VERSION, shaping, generation)
 

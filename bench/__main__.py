@@ -28,6 +28,7 @@ WORKLOADS = (
     "index",
     "lsp",
     "links",
+    "symbols",
     "startup",
     "ask",
     "retrieval",
@@ -107,6 +108,10 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
         ),
     )
     step(
+        "symbols",
+        lambda: asyncio.run(workloads.symbol_workload(main_root, n_queries=100 if quick else 200)),
+    )
+    step(
         "startup",
         lambda: [
             asyncio.run(workloads.startup(workloads.subset(corpus, 1000, WORK / "aws-1000"))),
@@ -177,6 +182,16 @@ def budgets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 "p50 < 5 ms, p99 < 25 ms",
                 f"p50 {c['p50']} ms, p99 {c['p99']} ms",
                 c["p50"] < 5 and c["p99"] < 25,
+            )
+        )
+    if "symbols" in r:
+        w = r["symbols"]["workspace_symbol"]
+        rows.append(
+            (
+                f"`workspace/symbol`, {r['symbols']['queries']} first words of headings",
+                "p99 < 25 ms",
+                f"p50 {w['p50']} ms, p99 {w['p99']} ms",
+                w["p99"] < 25,
             )
         )
     if "startup" in r:
@@ -303,6 +318,9 @@ def render(r: dict[str, Any]) -> str:
             f"p99 {k['completion']['p99']} ms); with nothing typed it offers "
             f"{k['empty_prefix_items']} pages in {k['empty_prefix_ms']} ms.",
         ]
+    if "symbols" in r:
+        slowest = ", ".join(f"{q!r} {ms} ms" for q, ms in r["symbols"]["slowest"])
+        lines += ["", f"Slowest `workspace/symbol` queries: {slowest}."]
     if "index" in r:
         i = r["index"]
         cold, same, touched = i["cold"], i["no_change"], i["touch_1pct"]

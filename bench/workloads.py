@@ -266,6 +266,24 @@ async def lsp_latency(root: Path, *, n_hover: int, n_completion: int) -> dict[st
     return out
 
 
+async def symbol_workload(root: Path, *, n_queries: int) -> dict[str, Any]:
+    """``workspace/symbol`` latency for the first words of headings (many of them common
+    words that match thousands of headings), and the slowest queries."""
+    queries = [t.split()[0] for t in vocabulary(root, n_queries)]
+    client = await LspClient.start([*LORE, "serve"], cwd=root)
+    await client.initialize(root)
+    await client.wait_for_progress_end()
+    await _symbols(client, queries[:20])  # warm-up: imports, caches of the OS
+    times = await _symbols(client, queries)
+    await client.close()
+    slowest = sorted(zip(times, queries, strict=True), reverse=True)[:5]
+    return {
+        "queries": len(queries),
+        "workspace_symbol": percentiles(times),
+        "slowest": [[q, round(t * 1000, 1)] for t, q in slowest],
+    }
+
+
 # --- answers -----------------------------------------------------------------------------
 
 

@@ -509,18 +509,23 @@ class KnowledgeBase:
         Three characters or more go through the trigram index (``names``): a few milliseconds
         at any size, where ``LIKE '%…%'`` read every heading. Shorter queries scan until
         they have enough matches; an empty one takes the first headings and pages.
+
+        A common word matches tens of thousands of headings: at most twice ``limit`` of them
+        are read (those the query starts first), ranked on their text alone, and only the
+        ``limit`` kept are read in full.
         """
         query = query.strip()
         db = self.catalog.reader
         needle = query.lower()
         words = needle.split()
         wanted = limit * 2
-        candidates: list[tuple[int, str]] = []
+        # (term id, document id, text) of each candidate.
+        candidates: list[tuple[int, int, str]] = []
         if query:
             # Those that start with the query first, through the index of normalised forms.
             key = _native.normalize_term(query) or needle
             candidates += db.execute(
-                "SELECT id, text FROM terms WHERE normalized >= ? AND normalized < ? "
+                "SELECT id, doc_id, text FROM terms WHERE normalized >= ? AND normalized < ? "
                 "AND kind IN ('heading', 'title') LIMIT ?",
                 (key, key + "\U0010ffff", wanted),
             ).fetchall()
@@ -528,26 +533,33 @@ class KnowledgeBase:
         if trigram_words and len(candidates) < wanted:
             phrases = " AND ".join('"' + w.replace('"', '""') + '"' for w in trigram_words)
             candidates += db.execute(
-                "SELECT rowid, text FROM names WHERE names MATCH ? LIMIT ?",
+                "SELECT names.rowid, t.doc_id, names.text FROM names "
+                "JOIN terms t ON t.id = names.rowid WHERE names MATCH ? LIMIT ?",
                 (f"text : ({phrases})", wanted),
             ).fetchall()
         elif query and len(candidates) < wanted:
             # Too short for trigrams: a scan, which stops once it has enough matches.
             candidates += db.execute(
-                "SELECT rowid, text FROM names WHERE text LIKE ? ESCAPE '\\' LIMIT ?",
+                "SELECT names.rowid, t.doc_id, names.text FROM names "
+                "JOIN terms t ON t.id = names.rowid WHERE names.text LIKE ? ESCAPE '\\' LIMIT ?",
                 (f"%{_escape_like(query)}%", wanted),
             ).fetchall()
         elif not query:
             candidates = db.execute(
-                "SELECT id, text FROM terms WHERE kind IN ('heading', 'title') LIMIT ?",
+                "SELECT id, doc_id, text FROM terms WHERE kind IN ('heading', 'title') LIMIT ?",
                 (wanted,),
             ).fetchall()
-        ranked: dict[int, tuple[int, int]] = {}
-        for term_id, text in candidates:
+        # A page's title is usually also its first heading: each text is listed once a page,
+        # at its best rank.
+        best: dict[tuple[int, str], tuple[int, int, int]] = {}
+        for term_id, doc_id, text in candidates:
             rank = _containment_rank(words, text) if words else 0
-            if rank is not None:
-                ranked[term_id] = (rank, len(text))
-        chosen = sorted(ranked, key=lambda term_id: (*ranked[term_id], term_id))[:wanted]
+            if rank is None:
+                continue
+            order = (rank, len(text), term_id)
+            if order < best.get((doc_id, text), (3, 0, 0)):
+                best[(doc_id, text)] = order
+        chosen = [term_id for _, _, term_id in sorted(best.values())[:limit]]
         if not chosen:
             return []
         rows = db.execute(
@@ -555,16 +567,8 @@ class KnowledgeBase:
             f"WHERE t.id IN ({','.join('?' * len(chosen))})",
             chosen,
         )
-        by_id = {row[0]: row[1:] for row in rows}
-        # A page's title is usually also its first heading: list it once.
-        unique: dict[tuple[str, str], TermRecord] = {}
-        for term_id in chosen:
-            row = by_id.get(term_id)
-            if row is not None and (row[3], row[0]) not in unique:
-                unique[(row[3], row[0])] = self._term(row)
-                if len(unique) >= limit:
-                    break
-        return list(unique.values())
+        by_id = {row[0]: self._term(row[1:]) for row in rows}
+        return [by_id[term_id] for term_id in chosen if term_id in by_id]
 
     def heading_by_anchor(self, path: str, anchor: str) -> TermRecord | None:
         """The heading of the document at ``path`` whose anchor is ``anchor``."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote_from_bytes
 
 from lore import _native
 from lore.config import Settings
@@ -367,6 +368,11 @@ def _escape_md(text: str) -> str:
 
 
 def file_uri(path: str) -> str:
+    """The ``file://`` URI of an absolute path."""
+    if os.name == "posix" and path.startswith("/") and path == os.path.normpath(path):
+        # What ``Path.as_uri`` gives, without parsing a Path: a workspace symbol answer
+        # makes hundreds of these.
+        return "file://" + quote_from_bytes(os.fsencode(path))
     return Path(path).as_uri()
 
 
@@ -442,7 +448,13 @@ def definition(library: Library, *, word: str) -> list[Place]:
     return [_place(t) for t in library.lookup_terms(word, limit=5)[:3]]
 
 
-def symbols(library: Library, query: str, limit: int = 200) -> list[Place]:
+SYMBOL_LIMIT = 100
+"""The most workspace symbols one answer lists, best first (gopls and clangd also stop at
+100): the editor asks again as the user types, and every item costs time to read, convert
+and send."""
+
+
+def symbols(library: Library, query: str, limit: int = SYMBOL_LIMIT) -> list[Place]:
     """Headings and pages whose text contains ``query``."""
     return [_place(t) for t in library.headings(query, limit)]
 

@@ -15,17 +15,48 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lore import _native
 from lore.kb.types import IndexProgress, IndexReport
 
 if TYPE_CHECKING:
-    from lore.kb.knowledge_base import KnowledgeBase
+    from pathlib import Path
+
+    from lore.config import Settings
+
+
+class IndexTarget(Protocol):
+    """Where a run writes: the local index, or a shared one in PostgreSQL."""
+
+    root: Path
+    settings: Settings
+    embedder: _native.HashedEmbedder
+
+    @property
+    def generation(self) -> int: ...
+
+    def excluded_from_walk(self) -> list[str]: ...
+
+    def known_files(self) -> dict[str, tuple[int, int, str]]:
+        """``path -> (size, mtime_ns, content_hash)`` of every indexed document."""
+        ...
+
+    def touch_documents(self, updates: Sequence[tuple[int, int, str]]) -> None:
+        """Record ``(size, mtime_ns, path)`` of files whose content did not change."""
+        ...
+
+    def write_batch(self, documents: Sequence[Any], gone: Sequence[str]) -> tuple[Any, list]:
+        """Write one batch, all or nothing: ``(written counts, [(path, error)])``."""
+        ...
+
+    def record_skipped(self, skipped: Sequence[tuple[str, str]]) -> None: ...
+
+    def document_count(self) -> int: ...
 
 
 def run_index(
-    kb: KnowledgeBase,
+    kb: IndexTarget,
     *,
     progress: Callable[[IndexProgress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
@@ -43,7 +74,7 @@ def run_index(
         max_file_bytes=settings.index.max_file_bytes,
         exclude=[*settings.index.exclude, *kb.excluded_from_walk()],
     )
-    known = kb.catalog.known_files()
+    known = kb.known_files()
     present = {f.rel_path for f in walked.files}
     removed = sorted(set(known) - present)
 
@@ -71,8 +102,7 @@ def run_index(
     batch_size = settings.index.batch_files
     batches = [changed[i : i + batch_size] for i in range(0, len(changed), batch_size)]
     if touched:
-        with kb.catalog.transaction() as db:
-            kb.catalog.touch_documents(db, touched)
+        kb.touch_documents(touched)
     if removed and not batches:
         batches = [[]]
 
@@ -125,7 +155,7 @@ def run_index(
     if not report.cancelled:
         kb.record_skipped(skipped)
     report.skipped = len(skipped)
-    report.files = kb.catalog.counts()["documents"]
+    report.files = kb.document_count()
     report.generation = kb.generation
     report.seconds = time.perf_counter() - started
     notify(IndexProgress("done", done_files, len(changed), done_bytes, "index up to date"))

@@ -20,7 +20,7 @@ from lore.config import Settings
 from lore.kb.types import ChunkRecord, SearchResult, TermRecord
 
 if TYPE_CHECKING:
-    from lore.kb.knowledge_base import KnowledgeBase
+    from lore.kb.base import BaseKnowledgeBase
 
 # An identifier as editors see one: letters, digits, `_`, `-` and inner dots (`lore.reindex`).
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*")
@@ -78,7 +78,7 @@ class Place:
 class Library:
     """The knowledge bases of a workspace, one per folder, searched together."""
 
-    def __init__(self, bases: Sequence[KnowledgeBase] = ()) -> None:
+    def __init__(self, bases: Sequence[BaseKnowledgeBase] = ()) -> None:
         self.bases = list(bases)
 
     @property
@@ -86,9 +86,9 @@ class Library:
         """Changes whenever any base commits; cache keys include it."""
         return ".".join(str(kb.generation) for kb in self.bases) or "0"
 
-    def owner(self, path: Path) -> KnowledgeBase | None:
+    def owner(self, path: Path) -> BaseKnowledgeBase | None:
         """The base whose root holds ``path``, the deepest if several do."""
-        best: KnowledgeBase | None = None
+        best: BaseKnowledgeBase | None = None
         for kb in self.bases:
             try:
                 path.resolve().relative_to(kb.root)
@@ -98,7 +98,7 @@ class Library:
                 best = kb
         return best
 
-    def owner_of(self, abs_path: str) -> KnowledgeBase | None:
+    def owner_of(self, abs_path: str) -> BaseKnowledgeBase | None:
         """The base that holds the file at ``abs_path``."""
         for kb in self.bases:
             if abs_path.startswith(str(kb.root) + os.sep):
@@ -146,13 +146,15 @@ class Library:
 
     def rarity(self, words: Sequence[str]) -> dict[str, float]:
         """Each word's inverse document frequency, from the largest knowledge base."""
-        largest = max(self.bases, key=lambda kb: kb.fulltext.num_docs(), default=None)
+        largest = max(self.bases, key=lambda kb: kb.chunk_total(), default=None)
         return largest.rarity(words) if largest is not None else {w: 1.0 for w in words}
 
     def lookup_terms(self, text: str, limit: int = 10) -> list[TermRecord]:
         return [t for kb in self.bases for t in kb.lookup_terms(text, limit)][:limit]
 
-    def terms_with_prefix(self, prefix: str, limit: int) -> list[tuple[KnowledgeBase, TermRecord]]:
+    def terms_with_prefix(
+        self, prefix: str, limit: int
+    ) -> list[tuple[BaseKnowledgeBase, TermRecord]]:
         return [(kb, t) for kb in self.bases for t in kb.terms_with_prefix(prefix, limit)][:limit]
 
     def headings(self, query: str, limit: int) -> list[TermRecord]:

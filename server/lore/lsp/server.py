@@ -32,7 +32,7 @@ from lore.lsp.scheduler import Dropped, Scheduler
 from lore.ops.metrics import Latencies
 
 if TYPE_CHECKING:
-    from lore.kb.knowledge_base import KnowledgeBase
+    from lore.kb.base import BaseKnowledgeBase
     from lore.raise_ import Pipeline
 
 log = logging.getLogger("lore.lsp")
@@ -273,7 +273,7 @@ class LoreServer(LanguageServer):
         except TimeoutError:
             log.info("%s answered before the index was ready", method)
 
-    def bases(self) -> list[KnowledgeBase]:
+    def bases(self) -> list[BaseKnowledgeBase]:
         return self.library.bases
 
     def report_server_error(self, error: Exception, source: Any) -> None:

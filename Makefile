@@ -59,7 +59,9 @@ $(VSCODE)/node_modules/.installed: $(VSCODE)/package.json $(VSCODE)/package-lock
 editor-packages:
 	scripts/system-packages emacs-nox elpa-eglot elpa-lsp-mode neovim
 
+# The tests start a throwaway PostgreSQL (primary and replica) from Debian's server package.
 test-python: $(DEV_STAMP) editor-packages
+	scripts/system-packages postgresql
 	$(BIN)/python -m pytest
 
 vsix: $(VSCODE)/node_modules/.installed

@@ -326,6 +326,17 @@ class TrustSettings(_Section):
     )
 
 
+class KbSettings(_Section):
+    url: SecretStr | None = Field(
+        None,
+        description="A shared knowledge base in PostgreSQL, `postgresql://user@host:port/db` "
+        "(a read-only role; see docs/team.md). When set, the first workspace folder is served "
+        "from it instead of a local index. A password in it is never shown or logged; "
+        "`PGPASSWORD` or `~/.pgpass` keep it out of the settings.",
+        json_schema_extra=USER_ONLY,
+    )
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
@@ -353,6 +364,7 @@ class Settings(BaseSettings):
     raise_: RaiseSettings = Field(default_factory=RaiseSettings, alias="raise")
     llm: LlmSettings = Field(default_factory=LlmSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
+    kb: KbSettings = Field(default_factory=KbSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     _trust_notice: str | None = PrivateAttr(default=None)
@@ -570,6 +582,7 @@ def _type_name(annotation: Any) -> str:
     return (
         text.replace("typing.", "")
         .replace("lore.config.", "")
+        .replace("pydantic.types.SecretStr", "str")
         .replace("EndpointSettings", "endpoint")
         .replace(" | ", " or ")
     )

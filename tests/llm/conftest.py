@@ -31,3 +31,11 @@ def refused_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+def library(kb_root):
+    """The local backend only: these tests are about the LLM, not where chunks are stored."""
+    from conftest import _indexed_library
+
+    yield from _indexed_library(kb_root)

@@ -362,9 +362,9 @@ class Catalog:
                     term.line,
                     join_path(term.heading_path),
                     term.anchor,
-                    _chunk_for_line(chunk_ids, spans, term.line),
+                    chunk_for_line(chunk_ids, spans, term.line),
                 )
-                for term in [*doc.terms, _TitleTerm(doc.title)]
+                for term in [*doc.terms, TitleTerm(doc.title)]
                 if normalize_term(term.text)
             ],
         )
@@ -426,7 +426,7 @@ class Catalog:
         return [r[0] for r in self.reader.execute("SELECT path FROM documents ORDER BY path")]
 
 
-class _TitleTerm:
+class TitleTerm:
     """A document's title as a vocabulary entry (kind ``title``), defined at line 1."""
 
     kind = "title"
@@ -438,7 +438,7 @@ class _TitleTerm:
         self.heading_path: list[str] = []
 
 
-def _chunk_for_line(chunk_ids: list[int], spans: list[tuple[int, int]], line: int) -> int | None:
+def chunk_for_line(chunk_ids: list[int], spans: list[tuple[int, int]], line: int) -> int | None:
     for chunk_id, (start, end) in zip(chunk_ids, spans, strict=True):
         if start <= line <= end:
             return chunk_id

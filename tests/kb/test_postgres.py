@@ -1,0 +1,148 @@
+"""The shared knowledge base in a real PostgreSQL: schema, incremental indexing, one writer,
+the readers' mirror, and no password in sight. (The features themselves run on both backends:
+see the ``library`` fixture and the language-server tests.)"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import index_shared
+from lore.config import load_settings
+from lore.kb.knowledge_base import IndexBusyError
+from lore.kb.postgres import (
+    SCHEMA_VERSION,
+    SharedIndex,
+    SharedKbError,
+    SharedKnowledgeBase,
+    embedder_identity,
+    redact,
+)
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_the_schema_is_versioned_and_records_the_embedder(kb_root: Path, shared_url: str) -> None:
+    index_shared(kb_root, shared_url)
+    assert _rows(shared_url, "SELECT version FROM lore_schema") == [(SCHEMA_VERSION,)]
+    meta = dict(_rows(shared_url, "SELECT key, value FROM lore_meta"))
+    assert meta["embedder"] == embedder_identity(load_settings(kb_root))
+    assert int(meta["generation"]) >= 1
+    indexes = dict(_rows(shared_url, "SELECT indexname, indexdef FROM pg_indexes"))
+    assert "USING gin (search)" in indexes["chunks_search"]
+    assert "text_pattern_ops" in indexes["terms_normalized"]
+    # Title, heading path and body carry their own weights.
+    weights = _rows(
+        shared_url,
+        "SELECT DISTINCT w FROM chunks, unnest(search) AS u(lexeme, positions, weights), "
+        "unnest(weights) AS w ORDER BY w",
+    )
+    assert [w for (w,) in weights] == ["A", "B", "D"]
+
+
+def test_indexing_again_is_incremental_by_content_hash(kb_root: Path, shared_url: str) -> None:
+    settings = load_settings(kb_root)
+    with SharedIndex.open(shared_url, kb_root, settings) as target:
+        first = target.index()
+        assert first.indexed == 6 and first.files == 6
+        assert target.index().indexed == 0
+        page = kb_root / "glossary" / "terms.md"
+        page.write_text(page.read_text())  # a new mtime, the same content
+        (kb_root / "notes.txt").unlink()
+        (kb_root / "new.md").write_text("# Brand new\n\nA page about the merge freeze.\n")
+        report = target.index()
+    assert (report.indexed, report.removed, report.unchanged) == (1, 1, 5)
+    paths = [p for (p,) in _rows(shared_url, "SELECT path FROM documents ORDER BY path")]
+    assert "new.md" in paths and "notes.txt" not in paths and len(paths) == len(set(paths))
+    assert report.generation > first.generation
+
+
+def test_one_indexer_at_a_time(kb_root: Path, shared_url: str) -> None:
+    settings = load_settings(kb_root)
+    with (
+        SharedIndex.open(shared_url, kb_root, settings),
+        pytest.raises(IndexBusyError, match="another indexer"),
+    ):
+        SharedIndex.open(shared_url, kb_root, settings)
+    SharedIndex.open(shared_url, kb_root, settings).close()  # the lock went with the session
+
+
+def test_a_chunking_change_rebuilds(kb_root: Path, shared_url: str) -> None:
+    index_shared(kb_root, shared_url)
+    settings = load_settings(kb_root, {"chunk": {"max_chars": 400}})
+    with SharedIndex.open(shared_url, kb_root, settings) as target:
+        assert target.rebuilt and "changed" in target.rebuilt
+        assert target.index().indexed == 6
+
+
+def test_a_newer_schema_is_refused(kb_root: Path, shared_url: str) -> None:
+    index_shared(kb_root, shared_url)
+    with psycopg.connect(shared_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO lore_schema (version, description) VALUES (99, 'future')")
+    with pytest.raises(SharedKbError, match="schema version 99"):
+        SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+    with pytest.raises(SharedKbError, match="upgrade Lore"):
+        SharedIndex.open(shared_url, kb_root, load_settings(kb_root))
+
+
+def test_an_empty_database_says_to_index_first(kb_root: Path, shared_url: str) -> None:
+    with pytest.raises(SharedKbError, match="lore index --to"):
+        SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+
+
+def test_readers_follow_the_generation_in_their_mirror(kb_root: Path, shared_url: str) -> None:
+    index_shared(kb_root, shared_url)
+    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+    try:
+        assert not kb.lookup_terms("MergeFreeze")
+        assert kb.refresh() is False
+        (kb_root / "freeze.md").write_text("# Merge freeze\n\nNo merges on Fridays.\n")
+        index_shared(kb_root, shared_url)
+        assert not kb.lookup_terms("MergeFreeze")  # the mirror waits for the refresh
+        assert kb.refresh() is True
+        [term] = [t for t in kb.lookup_terms("MergeFreeze") if t.kind == "heading"]
+        assert kb.chunk(term.chunk_id).text.startswith("# Merge freeze")
+        assert kb.status()["generation"] == kb.generation
+        (kb_root / "freeze.md").unlink()
+        index_shared(kb_root, shared_url)
+        assert kb.refresh() is True
+        assert not kb.lookup_terms("MergeFreeze")
+        assert not kb.headings("Merge freeze")
+    finally:
+        kb.close()
+
+
+def test_readers_cannot_write(kb_root: Path, shared_url: str) -> None:
+    index_shared(kb_root, shared_url)
+    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+    try:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            kb._conn().execute("DELETE FROM documents")
+        with pytest.raises(IndexBusyError, match="lore index --to"):
+            kb.index()
+    finally:
+        kb.close()
+
+
+def test_a_password_never_shows(kb_root: Path, shared_url: str) -> None:
+    with_password = shared_url.replace("lore@", "lore:hunter2-secret@")
+    index_shared(kb_root, with_password)
+    kb = SharedKnowledgeBase.open(with_password, kb_root, load_settings(kb_root))
+    try:
+        status = json.dumps(kb.status())
+    finally:
+        kb.close()
+    assert "hunter2" not in status and redact(with_password) in status
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"postgresql://lore:hunter2-secret@127.0.0.1:{s.getsockname()[1]}/kb"
+    with pytest.raises(SharedKbError) as failure:
+        SharedKnowledgeBase.open(nowhere, kb_root, load_settings(kb_root))
+    assert "hunter2" not in str(failure.value) and "cannot connect" in str(failure.value)

@@ -15,6 +15,13 @@ from lore._native import split_identifier
 # Words only: whatever the user typed, the query we build never holds tantivy syntax.
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_WORDS = 64
+COMMON_SHARE = 0.3
+"""A query word found in more than this share of the chunks is left out of BM25 matching:
+its inverse document frequency is near zero, so it barely moves a score, yet its postings
+are most of what a whole-question query reads ("the", "aws", "how", "use"). Only in an index
+of ``COMMON_MIN_CHUNKS`` or more: a small one is fast anyway, and there a word in a third of
+the chunks may be the very subject ("ledger" in a handbook about the ledger)."""
+COMMON_MIN_CHUNKS = 2000
 _WRITER_HEAP = 256 * 1024 * 1024
 
 
@@ -27,6 +34,21 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("heading", tokenizer_name="en_stem")
     builder.add_text_field("body", tokenizer_name="en_stem")
     return builder.build()
+
+
+# The analyzer behind tantivy's `en_stem`, to look a query word up as the index holds it.
+_EN_STEM = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+
+
+def _indexed_form(word: str) -> str:
+    tokens = _EN_STEM.analyze(word)
+    return tokens[0] if tokens else word
 
 
 def query_words(text: str) -> list[str]:
@@ -130,11 +152,21 @@ class FullText:
         parsed = self._index.parse_query(words[0], ["title", "heading", "body"])
         return self._searcher.search(parsed, limit=1, count=True).count
 
+    def _rare_enough(self, words: list[str]) -> list[str]:
+        """``words`` less those in more than ``COMMON_SHARE`` of the chunks' bodies (all of
+        them when every word is that common)."""
+        searcher = self._searcher
+        if searcher.num_docs < COMMON_MIN_CHUNKS:
+            return words
+        most = COMMON_SHARE * searcher.num_docs
+        rare = [w for w in words if searcher.doc_freq("body", _indexed_form(w)) <= most]
+        return rare or words
+
     def search(
         self, query: str, limit: int, *, title_boost: float = 2.0, heading_boost: float = 1.5
     ) -> list[tuple[int, float]]:
         """BM25 over title, heading path and body: ``(chunk_id, score)``, best first."""
-        words = query_words(query)
+        words = self._rare_enough(query_words(query))
         if not words:
             return []
         parsed = self._index.parse_query(

@@ -16,6 +16,9 @@ from lore.raise_.text import content_words, sentences, stem, stems
 
 MMR_LAMBDA = 0.7
 RELEVANCE_FLOOR = 0.4
+LEAD_CHARS = 320
+"""The first sentence of an answer keeps the sentences after it in its paragraph up to this
+length."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,44 +65,62 @@ def extractive(
     better-ranked sources a little more.
     """
     wanted = {stem(t) for t in question_terms}
-    rows: list[tuple[str, int, set[str], set[str], float]] = []
+    # (text, source, words, heading words, prior, paragraph): sentences of one paragraph share
+    # their source and first line.
+    rows: list[tuple[str, int, set[str], set[str], float, int]] = []
     for source in sources:
         heading_stems = stems(" ".join(source.chunk.heading_path)) & wanted
         prior = 1.0 / (1 + 0.15 * (source.number - 1))
-        for text, _line in sentences(source.chunk.text):
+        for text, line in sentences(source.chunk.text):
             words = stems(text)
             if words:
-                rows.append((clean_text(text), source.number, words, heading_stems, prior))
+                rows.append((clean_text(text), source.number, words, heading_stems, prior, line))
     total = len(rows)
-    frequency = {t: sum(t in words for _, _, words, _, _ in rows) for t in wanted}
+    frequency = {t: sum(t in row[2] for row in rows) for t in wanted}
     weight = {t: math.log(1 + total / (frequency[t] or 0.5)) for t in wanted}
     # A question that asks for a quantity ("how long", "the maximum") is answered by a number:
     # a sentence with one holds one more of the question's words.
     quantity = max(weight.values(), default=0.0) if asks_quantity(question_terms) else 0.0
     whole = (sum(weight.values()) + quantity) or 1.0
-    candidates: list[tuple[str, int, set[str], float]] = []
-    for text, number, words, heading_stems, prior in rows:
+    candidates: list[tuple[int, set[str], float]] = []
+    for index, (text, _number, words, heading_stems, prior, _line) in enumerate(rows):
         held = sum(weight[t] for t in words & wanted)
         if quantity and _NUMBER.search(text):
             held += quantity
         in_heading = sum(weight[t] for t in (heading_stems - words))
         relevance = prior * (held + 0.5 * in_heading) / whole
-        candidates.append((text, number, words, relevance))
+        candidates.append((index, words, relevance))
     # Sentences far less relevant than the best one only dilute the answer.
-    floor = RELEVANCE_FLOOR * max((c[3] for c in candidates), default=0.0)
-    candidates = [c for c in candidates if c[3] >= floor]
+    floor = RELEVANCE_FLOOR * max((c[2] for c in candidates), default=0.0)
+    candidates = [c for c in candidates if c[2] >= floor]
     picked: list[Picked] = []
     chosen_words: list[set[str]] = []
     while candidates and len(picked) < max_sentences:
         best_index, best_value = -1, 0.0
-        for index, (_text, _n, words, relevance) in enumerate(candidates):
+        for position, (_index, words, relevance) in enumerate(candidates):
             redundancy = max((_jaccard(words, c) for c in chosen_words), default=0.0)
             value = MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy
             if relevance > 0 and value > best_value:
-                best_index, best_value = index, value
+                best_index, best_value = position, value
         if best_index < 0:
             break
-        text, number, words, relevance = candidates.pop(best_index)
+        index, words, relevance = candidates.pop(best_index)
+        text, number = rows[index][0], rows[index][1]
+        if not picked:
+            # The sentence that matches the question best often sets the scene and the next
+            # one states the fact ("X does not come online at once. It takes a minute or
+            # two."): the lead keeps the rest of a short paragraph.
+            following = index + 1
+            while (
+                following < len(rows)
+                and rows[following][1] == number
+                and rows[following][5] == rows[index][5]
+                and len(text) + len(rows[following][0]) < LEAD_CHARS
+            ):
+                text = f"{text} [{number}] {rows[following][0]}"  # each sentence cites
+                words = words | rows[following][2]
+                candidates = [c for c in candidates if c[0] != following]
+                following += 1
         picked.append(Picked(text, number, relevance))
         chosen_words.append(words)
     return picked

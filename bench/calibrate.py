@@ -15,7 +15,7 @@ import random
 
 from bench.data import WORK
 
-FEATURES = ("answer_coverage", "phrase_coverage", "retrieval_confidence")
+FEATURES = ("answer_coverage", "phrase_coverage", "retrieval_confidence", "similarity")
 
 
 def fit(rows: list[tuple[list[float], int]], l2: float = 0.001, steps: int = 4000) -> list[float]:
@@ -41,9 +41,13 @@ def predict(weights: list[float], x: list[float]) -> float:
 
 def examples(run: dict) -> list[tuple[list[float], int, bool]]:
     out = []
+    known = [r["evaluation"]["similarity"] for r in run["rows"]]
+    known = [v for v in known if v is not None]
+    fill = {"similarity": round(sum(known) / len(known), 3) if known else 0.0}
+    print("similarity when missing (the mean):", fill["similarity"])
     for row in run["rows"]:
         evaluation = row["evaluation"]
-        x = [float(evaluation[f]) for f in FEATURES]
+        x = [float(fill[f] if evaluation.get(f) is None else evaluation[f]) for f in FEATURES]
         out.append((x, int(row["answerable"]), row["answerable"]))
     return out
 
@@ -78,6 +82,11 @@ def main() -> None:
         u = sum(p < t for p in unanswerable) / len(unanswerable)
         a = sum(p < t for p in answerable) / len(answerable)
         print(f"{t:9.2f}  {u:21.3f}  {a:19.3f}")
+    print("confidence  questions  the docs answer it (5-fold cross-validated)")
+    for low, high in ((0.0, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)):
+        group = [a for p, (_, _, a) in zip(probability, data, strict=True) if low <= p < high]
+        share = sum(group) / len(group) if group else 0.0
+        print(f"{low:.1f}-{min(high, 1.0):.1f}  {len(group):9d}  {share:18.2f}")
 
 
 if __name__ == "__main__":

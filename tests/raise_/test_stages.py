@@ -10,11 +10,17 @@ import pytest
 from lore.kb.lookup import Library
 from lore.kb.types import ChunkRecord
 from lore.raise_ import Pipeline
-from lore.raise_.evaluate import evaluate, supported
+from lore.raise_.evaluate import SIMILARITY_WHEN_MISSING, evaluate, supported
 from lore.raise_.pipeline import renumber
 from lore.raise_.prompt import RULES, build_messages
 from lore.raise_.reason import analyse
-from lore.raise_.synthesize import Source, cited_sentences, clean_text, extractive
+from lore.raise_.synthesize import (
+    Source,
+    cited_sentences,
+    clean_text,
+    extractive,
+    render_extractive,
+)
 from lore.raise_.text import sentences
 
 
@@ -210,6 +216,41 @@ def test_the_sentence_that_answers_leads_the_extractive_answer() -> None:
     picked = extractive(terms, sources, 3)
     assert "up to 14 days" in picked[0].text
     assert picked[0].source == 2
+
+
+def test_the_lead_keeps_the_next_sentence_of_its_paragraph() -> None:
+    concurrency = _chunk(
+        "lambda/provisioned-concurrency.md",
+        "Configuring provisioned concurrency",
+        "Provisioned concurrency does not come online immediately after you configure it. "
+        "Lambda starts allocating provisioned concurrency after a minute or two of preparation.\n"
+        "\n"
+        "You can configure provisioned concurrency on an alias or a version.",
+        1,
+    )
+    terms = analyse("Is provisioned concurrency available immediately after I configure it?")
+    picked = extractive(terms.key_terms, [Source(1, concurrency, 1.0)], 3)
+    assert picked[0].text.startswith("Provisioned concurrency does not come online")
+    assert "[1] Lambda starts allocating provisioned concurrency" in picked[0].text
+    # The sentence in it is not picked again, and the next paragraph is not pulled in.
+    assert all("Lambda starts" not in p.text for p in picked[1:])
+    assert "alias" not in picked[0].text
+    # Each sentence of the lead cites its source, so each is checked.
+    answer = render_extractive(picked)
+    assert evaluate(answer, [Source(1, concurrency, 1.0)], terms.key_terms, 0.9, {}, 0.5)
+    assert all(numbers == [1] for _, numbers in cited_sentences(answer))
+
+
+def test_the_sections_similarity_to_the_question_is_evidence() -> None:
+    chunk = _chunk("sqs/quotas.md", "Message quotas", "Messages stay in a queue for 4 days.")
+    answer = "Messages stay in a queue for 4 days. [1]"
+    terms = ["messages", "queue"]
+
+    def confidence(similarity: float | None) -> float:
+        return evaluate(answer, [Source(1, chunk, 1.0)], terms, 0.6, {}, 0.5, similarity).confidence
+
+    assert confidence(0.8) > confidence(None) > confidence(0.2)
+    assert confidence(None) == confidence(SIMILARITY_WHEN_MISSING)
 
 
 def test_answer_text_is_clean_and_code_stays_code() -> None:

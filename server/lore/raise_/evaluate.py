@@ -1,7 +1,7 @@
 """Evaluate: is the answer supported by its sources, and should Lore stand behind it?
 
 ``confidence`` is the probability that the knowledge base answers the question, from a logistic
-model over three pieces of evidence:
+model over four pieces of evidence:
 
 - ``answer_coverage``: how much of the question the answer's best sentence holds (with the
   heading of the section it cites), each key term weighted by its rarity in the knowledge base
@@ -11,6 +11,9 @@ model over three pieces of evidence:
   "App Runner") stand side by side in the cited sources: questions about features the docs
   predate match every word, but not the pair.
 - ``retrieval_confidence``: how well the best sources cover the question (``iterate``).
+- ``similarity``: the cosine between the question's and the best source's section embeddings
+  (``lore.kb.semantic``); while that section is not embedded yet, the mean of the questions the
+  model was fitted on stands in.
 
 The model was fitted on questions with known answers (see ``docs/answers.md``); Lore declines
 when ``confidence`` is below ``raise.decline_below``.
@@ -28,14 +31,16 @@ from lore.raise_.text import content_words, stem, stems
 DECLINE = "The knowledge base does not say"
 
 # The logistic model of `confidence`, fitted by `python -m bench.calibrate` on the AWS docs dev
-# questions (5-fold cross-validated there); three inputs and an intercept, too few to learn the
+# questions (5-fold cross-validated there); four inputs and an intercept, too few to learn the
 # questions themselves.
 CALIBRATION = {
-    "intercept": -2.874,
-    "answer_coverage": 2.006,
-    "phrase_coverage": 2.79,
-    "retrieval_confidence": 3.291,
+    "intercept": -4.208,
+    "answer_coverage": 1.859,
+    "phrase_coverage": 2.718,
+    "retrieval_confidence": 2.067,
+    "similarity": 3.804,
 }
+SIMILARITY_WHEN_MISSING = 0.571
 
 
 @dataclass(slots=True)
@@ -48,6 +53,8 @@ class Evaluation:
     phrase_coverage: float
     """Share of the question's neighbouring key-term pairs ("Serverless v2", "App Runner")
     that stand side by side in the cited sources, weighted by rarity."""
+    similarity: float | None
+    """Cosine of the question and the best source's section; None when not embedded yet."""
     citation_support: float
     """Share of cited sentences whose words stand in the source they cite."""
     groundedness: float
@@ -111,6 +118,7 @@ def evaluate(
     retrieval_confidence: float,
     rarity: Mapping[str, float],
     decline_below: float,
+    similarity: float | None = None,
 ) -> Evaluation:
     """Judge ``answer``; ``rarity`` maps key terms to their inverse document frequency."""
     by_number = {s.number: s for s in sources}
@@ -146,6 +154,7 @@ def evaluate(
         "answer_coverage": answer_coverage,
         "phrase_coverage": phrase_coverage,
         "retrieval_confidence": retrieval_confidence,
+        "similarity": SIMILARITY_WHEN_MISSING if similarity is None else similarity,
     }
     confidence = calibrated(evidence) if claims else 0.0
     declined, reason = False, "supported by the sources"
@@ -168,6 +177,7 @@ def evaluate(
         coverage,
         answer_coverage,
         phrase_coverage,
+        similarity,
         support,
         groundedness,
         round(confidence, 4),

@@ -176,22 +176,22 @@ class Pipeline:
         notify("searching")
         evidence = act.Evidence()
         semantic = settings.semantic
-        act.search(
-            library,
-            evidence,
-            analysis.queries,
-            k=config.max_sources * 2,
-            leading_k=semantic.candidates if semantic.enabled else None,
+        reranker = (
+            act.Reranker(
+                library,
+                question,
+                semantic.weight,
+                semantic.candidates,
+                embed_missing=semantic.embed_missing,
+            )
+            if semantic.enabled
+            else None
+        )
+        reranked = act.search(
+            library, evidence, analysis.queries, k=config.max_sources * 2, rerank=reranker
         )
         terms_found = act.lookup_terms(library, evidence, analysis.phrases)
         neighbours = act.read_neighbours(library, evidence)
-        reranked = (
-            act.rerank(
-                library, evidence, question, semantic.weight, embed_missing=semantic.embed_missing
-            )
-            if semantic.enabled
-            else 0
-        )
         hits = evidence.ranked()
         trace.record(
             "act",
@@ -270,6 +270,7 @@ class Pipeline:
 
         # Evaluate
         notify("checking the answer")
+        best_similarity = hits[0].semantic if hits else None
         text, sources, order = renumber(text, sources)
         evaluation = evaluate(
             text,
@@ -278,6 +279,7 @@ class Pipeline:
             confidence,
             library.rarity(analysis.key_terms),
             config.decline_below,
+            similarity=best_similarity,
         )
         trace.record("evaluate", **evaluation.to_json())
         cited = sorted({n for n in _citation_numbers(text)} & {s.number for s in sources})

@@ -1,10 +1,10 @@
-"""Frames as ``lore.lsp.protocol.read_frame`` cuts them from a byte stream."""
+"""Frames as ``lore.lsp.framing.read_frame`` cuts them from a byte stream."""
 
 from __future__ import annotations
 
 import io
 
-from lore.lsp.protocol import MAX_HEADER_LINE_BYTES, MAX_MESSAGE_BYTES, Frame, read_frame, skip
+from lore.lsp.framing import MAX_HEADER_LINE_BYTES, MAX_MESSAGE_BYTES, Frame, read_frame, skip
 
 
 def frames(data: bytes) -> list[Frame]:

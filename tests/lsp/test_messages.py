@@ -11,7 +11,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lore.lsp.protocol import MAX_MESSAGE_BYTES
+from lore.lsp.framing import MAX_MESSAGE_BYTES
 
 from .conftest import RawServer, request
 

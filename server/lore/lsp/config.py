@@ -7,7 +7,6 @@ An invalid value is named in a message to the user and the last good settings st
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from lsprotocol import types
 
@@ -30,14 +29,6 @@ def register(server: LoreServer) -> None:
         else:
             await read_client_settings(ls, report=False)
         apply_settings(ls, report=True)
-
-
-def init_options_from(options: Any) -> dict[str, Any]:
-    """The settings overlay in ``initializationOptions``: the object itself, or its ``lore``."""
-    if not isinstance(options, dict):
-        return {}
-    nested = options.get("lore")
-    return nested if isinstance(nested, dict) else options
 
 
 async def read_client_settings(ls: LoreServer, *, report: bool = False) -> None:

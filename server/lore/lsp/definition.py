@@ -7,6 +7,7 @@ from lsprotocol import types
 
 from lore.kb import links, lookup
 from lore.lsp import links as page_links
+from lore.lsp import pages
 from lore.lsp.documents import read_document
 from lore.lsp.server import LoreServer
 
@@ -27,7 +28,7 @@ def register(server: LoreServer) -> None:
             line = document.line(params.position.line)
             if not line or not ls.library.bases:
                 return None
-            if page_links.may_hold_link(line):
+            if pages.may_hold_link(line):
                 page = await page_links.page_of(ls, document)
                 link = (
                     links.link_under(page.links, params.position.line, params.position.character)

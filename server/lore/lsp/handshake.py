@@ -17,14 +17,20 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from lore.lsp.framing import FdSource, Frame
+
 log = logging.getLogger("lore.lsp")
 
 # Packages whose code shapes the answer: a new version of any of them means a new key.
+# Nothing in the workspace does: the capabilities are those of the features registered in
+# `create_server`, before any workspace is known, adapted by pygls to the client's
+# capabilities only. Settings (`lore.toml`, environment, the editor's) change how requests are
+# answered, never what is advertised (tests/lsp/test_handshake.py checks it).
 _SHAPERS = ("lore", "pygls", "lsprotocol")
 
 
@@ -38,8 +44,16 @@ class EarlyStart:
     request_id: Any
     key: str | None
     """The record's key, or None when the request was not an ``initialize`` to record."""
+    params: dict[str, Any] | None = None
+    """The ``initialize`` request's params."""
     answered: dict[str, Any] | None = None
     """The result sent from the record, or None when pygls must answer."""
+    source: FdSource | None = None
+    """The reader of stdin, once messages after ``initialize`` were read before pygls loaded
+    (``lore.lsp.early``), with what it holds; None when the server reads ``raw`` itself."""
+    unanswered: list[Frame] = field(default_factory=list)
+    """The messages read before pygls loaded that it must handle, in order (``initialize``
+    first)."""
 
 
 # The initialize request is small; anything odd is left for the server's own reader.
@@ -90,9 +104,9 @@ def answer_early(fd: int, stdout: BinaryIO) -> EarlyStart:
     raw, message = read_first_message(fd)
     if message is None or message.get("method") != "initialize" or "id" not in message:
         return EarlyStart(raw, None, None)
-    params = message.get("params") or {}
+    params = message.get("params") if isinstance(message.get("params"), dict) else {}
     key = record_key(params.get("capabilities"), params.get("initializationOptions"))
-    early = EarlyStart(raw, message["id"], key)
+    early = EarlyStart(raw, message["id"], key, params)
     recorded = _load(key)
     if recorded is not None:
         body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": recorded}).encode()
@@ -100,6 +114,14 @@ def answer_early(fd: int, stdout: BinaryIO) -> EarlyStart:
         stdout.flush()
         early.answered = recorded
     return early
+
+
+def init_options_from(options: Any) -> dict[str, Any]:
+    """The settings overlay in ``initializationOptions``: the object itself, or its ``lore``."""
+    if not isinstance(options, dict):
+        return {}
+    nested = options.get("lore")
+    return nested if isinstance(nested, dict) else options
 
 
 def record_key(capabilities: Any, options: Any = None) -> str | None:

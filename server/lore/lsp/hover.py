@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from lore.kb import link_lookup, links, lookup
+from lore.kb import lookup
 from lore.lsp import links as page_links
+from lore.lsp import pages
 from lore.lsp.documents import Document, read_document
 from lore.lsp.server import LoreServer
 
@@ -50,8 +51,8 @@ async def _inside_the_docs(
 ) -> lookup.HoverInfo | None:
     """The hover of a link or a heading under the cursor, if it stands on one."""
     uri = document.uri
-    on_heading = page_links.is_heading_line(line, document.line(position.line + 1))
-    if not (on_heading or page_links.may_hold_link(line)):
+    on_heading = pages.is_heading_line(line, document.line(position.line + 1))
+    if not (on_heading or pages.may_hold_link(line)):
         return None
     # One job, parse included: a newer hover on the same document supersedes it in the queue
     # (an await before the job could let an older hover overtake a newer one).
@@ -68,10 +69,6 @@ def _link_or_heading(
     page = page_links.parse_page(document)
     if page is None:
         return None
-    link = links.link_under(page.links, position.line, position.character)
-    if link is not None:
-        return link_lookup.link_hover(ls.library, page.path, link, ls.settings)
-    heading = links.anchors_at(page.anchors, position.line) if on_heading else []
-    if heading:
-        return link_lookup.heading_hover(ls.library, page.path, heading)
-    return None
+    return pages.hover_in_page(
+        ls.library, ls.settings, page, position.line, position.character, on_heading
+    )

@@ -14,7 +14,8 @@ from pygls.uris import to_fs_path
 
 from lore.kb.types import IndexProgress, IndexReport
 from lore.lsp import links
-from lore.lsp.config import apply_settings, init_options_from, read_client_settings
+from lore.lsp.config import apply_settings, read_client_settings
+from lore.lsp.handshake import init_options_from
 from lore.lsp.roots import RootChoice, choose_root, wants_index
 from lore.lsp.scheduler import Scheduler
 from lore.lsp.server import ClientSupport, LoreServer

@@ -7,18 +7,15 @@ Every question goes to the one resolver in ``lore.kb.links``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 
 from lsprotocol import types
 
-from lore import _native
 from lore.kb import links
 from lore.kb.lookup import file_uri
 from lore.lsp import sync
 from lore.lsp.documents import Document, DocumentRefused, fs_path, read_document
+from lore.lsp.pages import Page, parse_text
 from lore.lsp.server import LoreServer
 
 log = logging.getLogger("lore.lsp")
@@ -30,48 +27,12 @@ _SEVERITY = {
     "hint": types.DiagnosticSeverity.Hint,
 }
 
-# Characters without which a line holds no link: most hovers skip parsing the page.
-_LINK_MARKS = ("[", "<", "`")
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """A document's links and anchors, parsed from its current text."""
-
-    path: Path
-    links: list[_native.Link]
-    anchors: list[_native.Anchor]
-
-
-def may_hold_link(line: str) -> bool:
-    return any(mark in line for mark in _LINK_MARKS)
-
-
-def is_heading_line(line: str, next_line: str | None = None) -> bool:
-    """A Markdown ATX heading, or a line an rst adornment underlines."""
-    stripped = line.lstrip()
-    if stripped.startswith("#") and stripped.lstrip("#").startswith((" ", "\t")):
-        return True
-    nxt = (next_line or "").strip()
-    return bool(stripped) and len(nxt) >= 3 and len(set(nxt)) == 1 and nxt[0] in "=-~^\"'`#*+"
-
-
-@functools.lru_cache(maxsize=16)
-def _parse(text: str, fmt: str) -> tuple[list[_native.Link], list[_native.Anchor]]:
-    return links.links_in(text, fmt)
-
 
 def parse_page(document: Document) -> Page | None:
     """The links and anchors of a document (as ``read_document`` gave it). Blocking: call it
     on a worker thread."""
     path = fs_path(document.uri)
-    if path is None:
-        return None
-    fmt = _native.detect_format(path.name)
-    if fmt == "text":
-        return None
-    found, anchors = _parse(document.text, fmt)
-    return Page(path, found, anchors)
+    return None if path is None else parse_text(path, document.text)
 
 
 async def page_of(ls: LoreServer, document: Document) -> Page | None:

@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import threading
-from collections.abc import Callable, Generator
-from typing import Any, BinaryIO, Protocol
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, BinaryIO
 
 import attrs
 from lsprotocol import types
@@ -31,13 +30,15 @@ from pygls.exceptions import (
 )
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
-log = logging.getLogger("lore.lsp")
+from lore.lsp.framing import (
+    FdSource,
+    Frame,
+    Source,
+    read_frame,
+    skip,
+)
 
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-"""The largest message body read. A bigger one is skipped unread and answered with an error."""
-MAX_HEADER_LINE_BYTES = 4096
-_DISCARD_CHUNK_BYTES = 1024 * 1024
-_CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)\s*", re.IGNORECASE)
+log = logging.getLogger("lore.lsp")
 
 
 class StrictProtocol(LanguageServerProtocol):
@@ -204,146 +205,46 @@ _ID_SCAN_CHARS = 1024 * 1024
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
 
 
-# --- framing ------------------------------------------------------------------------------
-
-
-class Source(Protocol):
-    """Where frames come from: a blocking byte stream (stdin, a socket file)."""
-
-    def readline(self, limit: int, /) -> bytes: ...
-
-    def read(self, size: int, /) -> bytes: ...
-
-
-@attrs.frozen
-class Frame:
-    """One framed message: its body, or why there is none."""
-
-    body: bytes | None = None
-    error: str | None = None
-    skip: int = 0
-    """Bytes of an oversized body still to be read past."""
-
-
-def skip(source: Source, size: int) -> bool:
-    """Read past ``size`` bytes, a chunk at a time; False if the stream ended first."""
-    while size:
-        chunk = source.read(min(size, _DISCARD_CHUNK_BYTES))
-        if not chunk:
-            return False
-        size -= len(chunk)
-    return True
-
-
-def read_frame(source: Source) -> Frame | None:
-    """The next frame from ``source``, or None at the end of the stream.
-
-    Headers are read line by line (each at most ``MAX_HEADER_LINE_BYTES``), up to the empty
-    line; ``Content-Length`` is required. For a body over ``MAX_MESSAGE_BYTES`` the frame
-    carries an error and the number of bytes to ``skip``, unread.
-    """
-    length: int | None = None
-    while True:
-        line = source.readline(MAX_HEADER_LINE_BYTES)
-        if not line:
-            return None
-        if not line.endswith(b"\n"):
-            # A header longer than any real one: skip the rest of it.
-            while line and not line.endswith(b"\n"):
-                line = source.readline(MAX_HEADER_LINE_BYTES)
-            if not line:
-                return None
-            continue
-        if not line.strip():
-            if length is None:
-                continue  # a stray empty line: no frame began
-            break
-        match = _CONTENT_LENGTH.fullmatch(line.rstrip(b"\r\n"))
-        if match:
-            length = int(match.group(1))
-    if length > MAX_MESSAGE_BYTES:
-        return Frame(
-            error=f"a message of {length} bytes is over the limit of {MAX_MESSAGE_BYTES}",
-            skip=length,
-        )
-    chunks: list[bytes] = []
-    remaining = length
-    while remaining:
-        chunk = source.read(remaining)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return Frame(body=b"".join(chunks))
-
-
-class FdSource:
-    """Blocking reads of a file descriptor, buffered here rather than by ``io``: the reader
-    thread, blocked in ``os.read`` when the process exits, then holds no lock of Python's
-    buffered I/O (which would abort the interpreter's shutdown)."""
-
-    def __init__(self, fd: int, already_read: bytes = b"") -> None:
-        self._fd = fd
-        self._buffer = bytearray(already_read)
-
-    def readline(self, limit: int) -> bytes:
-        while True:
-            end = self._buffer.find(b"\n", 0, limit)
-            if end >= 0:
-                return self._take(end + 1)
-            if len(self._buffer) >= limit or not self._fill():
-                return self._take(min(limit, len(self._buffer)))
-
-    def read(self, size: int) -> bytes:
-        """Up to ``size`` bytes (fewer when that is what has arrived); b"" at the end."""
-        if not self._buffer:
-            self._fill()
-        return self._take(min(size, len(self._buffer)))
-
-    def _fill(self) -> bool:
-        chunk = os.read(self._fd, _READ_BYTES)
-        self._buffer += chunk
-        return bool(chunk)
-
-    def _take(self, size: int) -> bytes:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-
-_READ_BYTES = 256 * 1024
-
-
 async def serve_frames(
-    source: Source, protocol: StrictProtocol, stop: threading.Event | None = None
+    source: Source,
+    protocol: StrictProtocol,
+    stop: threading.Event | None = None,
+    pending: Sequence[Frame] = (),
 ) -> None:
     """Read frames from ``source`` on a daemon thread (a thread blocked reading must never hold
     up the process's exit) and hand each to ``protocol`` on the event loop, until the end of
-    the stream or ``exit``."""
+    the stream or ``exit``. ``pending``: frames read from ``source`` before, handled first."""
     loop = asyncio.get_running_loop()
     frames: asyncio.Queue[Frame | None] = asyncio.Queue()
 
+    def deliver(frame: Frame | None) -> bool:
+        """Queue ``frame``; whether to read on."""
+        try:
+            loop.call_soon_threadsafe(frames.put_nowait, frame)
+            # An oversized body is read past after its error is on its way, so that the
+            # client hears of it even if it never sends the rest.
+            if frame is not None and frame.skip and not skip(source, frame.skip):
+                loop.call_soon_threadsafe(frames.put_nowait, None)
+                return False
+        except RuntimeError:
+            return False  # the loop is closed: the server has exited
+        except (OSError, ValueError) as exc:
+            log.info("stopped reading messages: %s", exc)
+            loop.call_soon_threadsafe(frames.put_nowait, None)
+            return False
+        return frame is not None
+
     def pump() -> None:
+        for frame in pending:
+            if not deliver(frame):
+                return
         while True:
             try:
                 frame = read_frame(source)
             except (OSError, ValueError) as exc:  # the stream broke or was closed
                 log.info("stopped reading messages: %s", exc)
                 frame = None
-            try:
-                loop.call_soon_threadsafe(frames.put_nowait, frame)
-                # An oversized body is read past after its error is on its way, so that the
-                # client hears of it even if it never sends the rest.
-                if frame is not None and frame.skip and not skip(source, frame.skip):
-                    loop.call_soon_threadsafe(frames.put_nowait, None)
-                    return
-            except RuntimeError:
-                return  # the loop is closed: the server has exited
-            except (OSError, ValueError) as exc:
-                log.info("stopped reading messages: %s", exc)
-                loop.call_soon_threadsafe(frames.put_nowait, None)
-                return
-            if frame is None:
+            if not deliver(frame):
                 return
 
     threading.Thread(target=pump, name="lore-reader", daemon=True).start()
@@ -368,12 +269,16 @@ def run_stdio(
     stop: threading.Event,
     on_exit: Callable[[], None],
     *,
-    already_read: bytes = b"",
+    source: Source | None = None,
+    pending: Sequence[Frame] = (),
 ) -> int:
     """Serve over stdio until the stream ends or ``exit``; the process's exit status.
-    ``already_read``: bytes taken from ``stdin`` before (``lore serve``'s early start)."""
+    ``source`` and ``pending``: the reader of ``stdin`` and the frames it read before, when
+    ``lore serve`` read some before the server started (``lore.lsp.early``)."""
+    if source is None:
+        source = FdSource(stdin.fileno())
     try:
-        asyncio.run(serve_frames(FdSource(stdin.fileno(), already_read), protocol, stop))
+        asyncio.run(serve_frames(source, protocol, stop, pending))
     except SystemExit as exc:  # the `exit` notification: 0 after shutdown, else 1
         return exc.code if isinstance(exc.code, int) else 1
     except (KeyboardInterrupt, BrokenPipeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from lsprotocol import types
@@ -26,6 +28,7 @@ from lore._native import ResponseCache
 from lore.config import Settings, load_settings
 from lore.kb.lookup import Library
 from lore.lsp import handshake, tcp
+from lore.lsp.framing import FdSource
 from lore.lsp.handshake import EarlyStart
 from lore.lsp.protocol import StrictProtocol, run_stdio
 from lore.lsp.scheduler import Dropped, Scheduler
@@ -243,18 +246,20 @@ class LoreServer(LanguageServer):
         stdin: BinaryIO | None = None,
         stdout: BinaryIO | None = None,
         *,
-        already_read: bytes = b"",
+        early: EarlyStart | None = None,
     ) -> int:
         """Serve over stdio (with Lore's framing) until ``exit``; the process's exit status.
-        ``already_read`` is input taken from stdin before, to be read first."""
+        ``early``: what ``lore serve`` read from stdin before the server started, to be
+        handled first."""
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        stdin = stdin or sys.stdin.buffer
+        source, pending = None, []
+        if early is not None:
+            source = early.source or FdSource(stdin.fileno(), early.raw)
+            pending = early.unanswered
         return run_stdio(
-            self.protocol,
-            stdin or sys.stdin.buffer,
-            self._stop_event,
-            self.shutdown,
-            already_read=already_read,
+            self.protocol, stdin, self._stop_event, self.shutdown, source=source, pending=pending
         )
 
     async def until_ready(self, method: str) -> None:
@@ -289,37 +294,32 @@ def request_param(params: Any, name: str, default: Any = None) -> Any:
     return getattr(params, name, default)
 
 
+FEATURES = (
+    "lifecycle",
+    "config",
+    "sync",
+    "hover",
+    "completion",
+    "definition",
+    "links",
+    "symbols",
+    "code_actions",
+    "ask",
+    "custom",
+)
+"""The feature modules of ``lore.lsp``, registered in this order."""
+
+
+def feature_modules() -> list[ModuleType]:
+    """The feature modules, imported (``lore serve`` does it on a thread while it answers the
+    first hovers, see ``lore.lsp.early``)."""
+    return [importlib.import_module(f"lore.lsp.{name}") for name in FEATURES]
+
+
 def create_server() -> LoreServer:
     """A server with every feature registered, in order."""
-    from lore.lsp import (
-        ask,
-        code_actions,
-        completion,
-        config,
-        custom,
-        definition,
-        hover,
-        lifecycle,
-        links,
-        symbols,
-        sync,
-    )
-
-    features = [
-        lifecycle,
-        config,
-        sync,
-        hover,
-        completion,
-        definition,
-        links,
-        symbols,
-        code_actions,
-        ask,
-        custom,
-    ]
     server = LoreServer()
-    for feature in features:
+    for feature in feature_modules():
         feature.register(server)
     return server
 
@@ -340,7 +340,7 @@ def serve(address: str | None = None, early: EarlyStart | None = None) -> int:
     else:
         if early is not None:
             server.protocol.early_start = early
-        status = server.start_io(already_read=early.raw if early is not None else b"")
+        status = server.start_io(early=early)
     # The indexes are closed by `shutdown` and the client has gone: end here, rather than
     # spend a second finalising modules while the editor waits for the process to end.
     logging.shutdown()

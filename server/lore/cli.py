@@ -399,14 +399,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     early = None
     if not args.tcp:
-        # Before pygls loads: answer `initialize` from its record when there is one.
+        # Before pygls loads: answer `initialize` from its record when there is one, then
+        # hovers from the index while pygls loads.
         from lore.lsp import handshake
 
         early = handshake.answer_early(sys.stdin.fileno(), sys.stdout.buffer)
+        if early.answered is not None:
+            from lore.lsp.early import serve_while_loading
+
+            serve_while_loading(early, sys.stdin.fileno(), sys.stdout.buffer, _load_server)
     from lore.lsp.server import serve
 
     # 1 when the client sent `exit` without `shutdown`, as the LSP specification asks.
     return serve(args.tcp, early=early)
+
+
+def _load_server() -> None:
+    """Import the language server and its features (`serve` runs this on a thread)."""
+    from lore.lsp.server import feature_modules
+
+    feature_modules()
 
 
 _COMMANDS = {

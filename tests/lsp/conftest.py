@@ -209,3 +209,26 @@ class RawServer:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+HELD_PYGLS = Path(__file__).with_name("held_pygls")
+
+
+class Gate:
+    """A FIFO that holds ``import pygls`` and ``lsprotocol`` back in a server started with
+    ``env`` (see ``held_pygls/sitecustomize.py``) until ``open`` is called."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "pygls-gate"
+        os.mkfifo(self.path)
+        path = os.pathsep.join(filter(None, [str(HELD_PYGLS), os.environ.get("PYTHONPATH")]))
+        self.env = {"PYTHONPATH": path, "LORE_TEST_PYGLS_GATE": str(self.path)}
+
+    def open(self, timeout: float = 30) -> None:
+        """Let the server import them: once it waits at the gate, which it reaches as soon
+        as it starts loading (a server that never does fails the test)."""
+        opener = threading.Thread(target=lambda: os.close(os.open(self.path, os.O_WRONLY)))
+        opener.daemon = True
+        opener.start()
+        opener.join(timeout)
+        assert not opener.is_alive(), "the server never tried to load pygls"

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .conftest import RawServer
+from .conftest import Gate, RawServer
 
 SEED = int(os.environ.get("LORE_FUZZ_SEED", "1125"))
 MESSAGES = 3000
@@ -255,74 +255,138 @@ class Fuzzer:
         return json.dumps(message).encode(), owed
 
 
-def test_fuzzed_messages_are_all_answered_and_the_server_stays_up(kb_root: Path) -> None:
+class Run:
+    """Sends the fuzzer's messages to a server and checks that each request with an id is
+    answered exactly once."""
+
+    def __init__(self, server: RawServer, fuzzer: Fuzzer) -> None:
+        self.server = server
+        self.fuzzer = fuzzer
+        self.owed: set[Any] = set()
+        self.bodies: dict[Any, bytes] = {}
+        self.answered: set[Any] = set()
+        self.null_owed = self.null_answered = 0
+        self.outcomes: Counter[Any] = Counter()
+
+    def send(self, count: int) -> None:
+        for _ in range(count):
+            body, owe = self.fuzzer.message()
+            self.server.send_bytes(body)
+            if owe is None:
+                self.null_owed += 1
+            elif owe is not ...:
+                self.owed.add(owe)
+                self.bodies[owe] = body
+
+    def collect(self, until: Any, timeout: float) -> None:
+        """Take in messages until ``until`` is answered (answering the server's requests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.server.receive(max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                body = self.bodies.get(until, b"")[:300]
+                raise AssertionError(f"no answer to {body!r} (seed {SEED})") from None
+            if "method" in message:
+                if "id" in message:
+                    self.server.send({"id": message["id"], "result": None})
+                continue
+            self.outcomes[message["error"]["code"] if "error" in message else "result"] += 1
+            if message.get("id") is None:
+                self.null_answered += 1
+            else:
+                assert message["id"] not in self.answered, f"answered twice: {message}"
+                self.answered.add(message["id"])
+            if message.get("id") == until and until is not None:
+                return
+
+    def settle(self) -> None:
+        """Wait for every answer owed, then check that the server still serves."""
+        health = self.fuzzer.fresh_id()
+        self.server.send({"id": health, "method": "lore/status", "params": {}})
+        self.owed.add(health)
+        self.collect(health, timeout=60)
+        # Requests still running (an answer, a search) finish within their deadlines.
+        while missing := self.owed - self.answered:
+            self.collect(next(iter(missing)), timeout=60)
+        assert self.server.proc.poll() is None, f"the server died (seed {SEED})"
+
+    def check(self) -> None:
+        assert not self.owed - self.answered
+        assert self.answered - self.owed == set(), (
+            f"answers to ids never sent: {self.answered - self.owed}"
+        )
+        assert self.null_answered == self.null_owed, (self.null_answered, self.null_owed, SEED)
+        # Not a run of refusals: many requests reached their handlers and were answered.
+        assert self.outcomes["result"] > sum(self.outcomes.values()) / 4, self.outcomes
+
+    def end(self) -> None:
+        self.server.send({"id": "bye", "method": "shutdown"})
+        self.collect("bye", timeout=30)
+        self.server.send({"method": "exit"})
+        assert self.server.proc.wait(timeout=10) == 0
+
+
+def workspace(kb_root: Path) -> Path:
     (kb_root / "src").mkdir(exist_ok=True)
     (kb_root / "src" / "main.py").write_text("queue = RequestQueue()\nledger.settle(window)\n")
-    rng = random.Random(SEED)
-    fuzzer = Fuzzer(rng, kb_root)
-    server = RawServer(kb_root)
+    return kb_root
+
+
+def test_fuzzed_messages_are_all_answered_and_the_server_stays_up(kb_root: Path) -> None:
+    root = workspace(kb_root)
+    server = RawServer(root)
+    run = Run(server, Fuzzer(random.Random(SEED), root))
     started = time.monotonic()
     try:
-        server.initialize(kb_root)
+        server.initialize(root)
         server.wait_until_indexed(first_id=1)
-        owed: set[Any] = set()
-        bodies: dict[Any, bytes] = {}
-        answered: set[Any] = set()
-        null_owed = null_answered = 0
-        outcomes: Counter[Any] = Counter()
-
-        def collect(until: Any, timeout: float) -> None:
-            """Take in messages until ``until`` is answered (answering the server's requests)."""
-            nonlocal null_answered
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    message = server.receive(max(0.1, deadline - time.monotonic()))
-                except queue.Empty:
-                    body = bodies.get(until, b"")[:300]
-                    raise AssertionError(f"no answer to {body!r} (seed {SEED})") from None
-                if "method" in message:
-                    if "id" in message:
-                        server.send({"id": message["id"], "result": None})
-                    continue
-                outcomes[message["error"]["code"] if "error" in message else "result"] += 1
-                if message.get("id") is None:
-                    null_answered += 1
-                else:
-                    assert message["id"] not in answered, f"answered twice: {message}"
-                    answered.add(message["id"])
-                if message.get("id") == until and until is not None:
-                    return
-
         sent = 0
         while sent < MESSAGES:
             assert time.monotonic() - started < TIME_LIMIT_S, f"over time (seed {SEED})"
-            for _ in range(BATCH):
-                body, owe = fuzzer.message()
-                server.send_bytes(body)
-                sent += 1
-                if owe is None:
-                    null_owed += 1
-                elif owe is not ...:
-                    owed.add(owe)
-                    bodies[owe] = body
-            health = fuzzer.fresh_id()
-            server.send({"id": health, "method": "lore/status", "params": {}})
-            owed.add(health)
-            collect(health, timeout=60)
-            # Requests still running (an answer, a search) finish within their deadlines.
-            while missing := owed - answered:
-                collect(next(iter(missing)), timeout=60)
-            assert server.proc.poll() is None, f"the server died (seed {SEED})"
-        assert not owed - answered
-        assert answered - owed == set(), f"answers to ids never sent: {answered - owed}"
-        assert null_answered == null_owed, (null_answered, null_owed, SEED)
-        # Not a run of refusals: many requests reached their handlers and were answered.
-        assert outcomes["result"] > sum(outcomes.values()) / 4, outcomes
+            run.send(BATCH)
+            sent += BATCH
+            run.settle()
+        run.check()
+        run.end()
+    finally:
+        server.close()
 
-        server.send({"id": "bye", "method": "shutdown"})
-        collect("bye", timeout=30)
-        server.send({"method": "exit"})
-        assert server.proc.wait(timeout=10) == 0
+
+def test_fuzzed_messages_sent_while_the_server_loads_are_all_answered_once(
+    kb_root: Path, tmp_path: Path
+) -> None:
+    """Before pygls has loaded, hovers are answered early (``lore.lsp.early``) and everything
+    else is kept for the server: each request still gets one answer."""
+    root = workspace(kb_root)
+    first = RawServer(root)  # records the initialize answer, and indexes
+    try:
+        first.initialize(root)
+        first.wait_until_indexed(first_id=1)
+    finally:
+        first.close()
+    gate = Gate(tmp_path)
+    server = RawServer(root, env=gate.env)
+    fuzzer = Fuzzer(random.Random(SEED + 1), root)
+    run = Run(server, fuzzer)
+    try:
+        server.initialize(root)
+        for uri in fuzzer.uris[:2]:  # documents to hover on, among the fuzzed ones
+            text = (root / uri.removeprefix(root.as_uri() + "/")).read_text()
+            item = {"uri": uri, "languageId": "markdown", "version": 1, "text": text}
+            server.send({"method": "textDocument/didOpen", "params": {"textDocument": item}})
+        hovers = [fuzzer.fresh_id() for _ in range(20)]
+        for n, msg_id in enumerate(hovers):
+            position = {"line": n % 4, "character": (7 * n) % 20}
+            params = {"textDocument": {"uri": fuzzer.uris[n % 2]}, "position": position}
+            server.send({"id": msg_id, "method": "textDocument/hover", "params": params})
+            run.owed.add(msg_id)
+        for msg_id in hovers:  # answered while pygls cannot even load
+            run.collect(msg_id, timeout=30)
+        run.send(BATCH)
+        gate.open()
+        run.settle()
+        run.check()
+        run.end()
     finally:
         server.close()

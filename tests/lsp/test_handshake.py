@@ -13,6 +13,8 @@ from typing import Any
 
 from lore.lsp import handshake
 
+from .conftest import Gate, RawServer
+
 
 def frame(message: dict[str, Any]) -> bytes:
     body = json.dumps({"jsonrpc": "2.0", **message}).encode()
@@ -117,3 +119,112 @@ def test_the_second_start_answers_from_the_record_and_serves_as_usual(
     # pygls saw the same initialize: the workspace, settings and features are all there.
     assert symbols(session, "handbook") == ["Handbook"]
     session.close()
+
+
+class Editor(RawServer):
+    """A client that opens a document and hovers right after ``initialized``, as an editor
+    that restores its open documents does; it answers ``workspace/configuration`` with
+    ``settings`` and records the requests the server sends."""
+
+    def __init__(self, root: Path, settings: Any = None, env: dict[str, str] | None = None):
+        super().__init__(root, env)
+        self.settings = settings
+        self.server_requests: list[str] = []
+        params = {"processId": None, "rootUri": root.as_uri(), "capabilities": EDITOR}
+        self.send({"id": 1, "method": "initialize", "params": params})
+        self.initialize_result = self.response(1)["result"]
+        self.send({"method": "initialized", "params": {}})
+
+    def response(self, msg_id: Any, timeout: float = 30) -> dict[str, Any]:
+        while True:
+            message = self.receive(timeout)
+            if "method" in message and "id" in message:
+                self.server_requests.append(message["method"])
+                items = (message.get("params") or {}).get("items") or []
+                result = (
+                    [self.settings] * len(items) if "configuration" in message["method"] else None
+                )
+                self.send({"id": message["id"], "result": result})
+            elif message.get("id") == msg_id and "method" not in message:
+                return message
+
+    def open(self, path: Path) -> None:
+        document = {"uri": path.as_uri(), "languageId": "markdown", "version": 1}
+        self.send(
+            {
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {**document, "text": path.read_text()}},
+            }
+        )
+
+    def hover(self, msg_id: int, path: Path, line: int, character: int) -> str | None:
+        position = {"line": line, "character": character}
+        self.send(
+            {
+                "id": msg_id,
+                "method": "textDocument/hover",
+                "params": {"textDocument": {"uri": path.as_uri()}, "position": position},
+            }
+        )
+        result = self.response(msg_id)["result"]
+        return result["contents"]["value"] if result else None
+
+    def symbols(self, query: str) -> list[str]:
+        for msg_id in range(100, 300):  # the server answers with what it has: ask until it is in
+            self.send({"id": msg_id, "method": "workspace/symbol", "params": {"query": query}})
+            found = [s["name"] for s in self.response(msg_id)["result"] or []]
+            if found:
+                return found
+        return []
+
+    def close(self) -> None:
+        self.send({"id": "bye", "method": "shutdown"})
+        self.response("bye")
+        self.send({"method": "exit"})
+        assert self.proc.wait(timeout=30) == 0
+
+
+EDITOR = {"workspace": {"configuration": True}, "window": {"workDoneProgress": True}}
+
+
+def test_the_first_hover_does_not_wait_for_the_server_to_load(
+    linked_root: Path, user_cache_home: Path, tmp_path: Path
+) -> None:
+    editor = Editor(linked_root, settings={})  # the first start records initialize's answer
+    assert editor.symbols("handbook") == ["Handbook"]
+    editor.close()
+
+    gate = Gate(tmp_path)
+    editor = Editor(linked_root, settings={}, env=gate.env)  # pygls cannot load: held back
+    index = linked_root / "index.md"
+    editor.open(index)
+    first = editor.hover(2, index, 2, 14)  # [the queue](guide/queue.md)
+    assert first is not None and first.startswith("**Request queue**")
+    assert "orders work by priority" in first
+    word = editor.hover(3, index, 0, 4)  # "Handbook": a word, not a link
+    assert editor.server_requests == ["workspace/configuration"]  # for the editor's settings
+
+    gate.open()  # the server loads, takes over, and answers the same
+    assert editor.symbols("handbook") == ["Handbook"]
+    assert "window/workDoneProgress/create" in editor.server_requests
+    assert editor.hover(4, index, 2, 14) == first
+    assert editor.hover(5, index, 0, 4) == word
+    editor.close()
+
+
+def test_the_first_hover_follows_the_editors_settings(
+    linked_root: Path, user_cache_home: Path, tmp_path: Path
+) -> None:
+    settings = {"hover": {"enabled": False}}
+    editor = Editor(linked_root, settings=settings)
+    assert editor.symbols("handbook") == ["Handbook"]
+    editor.close()
+
+    gate = Gate(tmp_path)
+    editor = Editor(linked_root, settings=settings, env=gate.env)
+    index = linked_root / "index.md"
+    editor.open(index)
+    assert editor.hover(2, index, 2, 14) is None  # hovers are off in the editor's settings
+    gate.open()
+    assert editor.symbols("handbook") == ["Handbook"]
+    editor.close()

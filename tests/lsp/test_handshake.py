@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +120,28 @@ def test_the_second_start_answers_from_the_record_and_serves_as_usual(
     # pygls saw the same initialize: the workspace, settings and features are all there.
     assert symbols(session, "handbook") == ["Handbook"]
     session.close()
+
+
+def test_nothing_in_the_workspace_shapes_the_initialize_answer(
+    linked_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The record is keyed by the client and the code only: a workspace whose settings all
+    differ from the defaults gets the same answer from the server itself."""
+    unusual = tmp_path / "unusual"
+    shutil.copytree(linked_root, unusual)
+    (unusual / "lore.toml").write_text(
+        "[index]\ndir = '.index'\nextensions = ['md']\nwatch = false\n"
+        "[hover]\nenabled = false\n[completion]\nenabled = false\nmin_prefix = 4\n"
+        "[links]\ndiagnostics = false\nanchors = false\n"
+        "[queue]\nworkers = 1\n"
+    )
+    answers = []
+    for n, root in enumerate((linked_root, unusual)):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / f"cache-{n}"))  # no record
+        session, answer = start(root)
+        session.close()
+        answers.append(answer)
+    assert answers[0] == answers[1]
 
 
 class Editor(RawServer):

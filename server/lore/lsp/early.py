@@ -126,6 +126,8 @@ class EarlyHovers:
         if chosen != roots:
             roots = chosen
             settings = load_settings(roots[0], self.init_options)
+        if not _local(settings):
+            return
         bases: list[KnowledgeBase] = []
         try:
             for root in roots:
@@ -169,8 +171,10 @@ class EarlyHovers:
         except SettingsError:
             self.close_library()  # the server says what is wrong
             return
-        if any(settings.index_dir(r) != self.settings.index_dir(r) for r in self.roots):
-            self.close_library()
+        if not _local(settings) or any(
+            settings.index_dir(r) != self.settings.index_dir(r) for r in self.roots
+        ):
+            self.close_library()  # the index is elsewhere: the server opens it
             return
         self.settings = settings
         for kb in self.library.bases:
@@ -352,6 +356,11 @@ def _is_hover(message: dict[str, Any]) -> bool:
     return all(
         isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31 for v in position.values()
     )
+
+
+def _local(settings: Any) -> bool:
+    """Whether the knowledge base is the local index (not a shared one, ``kb.url``)."""
+    return settings.kb.url is None
 
 
 def _first(result: Any) -> Any:

@@ -320,7 +320,11 @@ def render(r: dict[str, Any]) -> str:
         ]
     if "symbols" in r:
         slowest = ", ".join(f"{q!r} {ms} ms" for q, ms in r["symbols"]["slowest"])
-        lines += ["", f"Slowest `workspace/symbol` queries: {slowest}."]
+        lines += [
+            "",
+            f"`workspace/symbol`: {r['symbols']['server_cpu_ms_per_query']} ms of the server's "
+            f"CPU a query; the slowest: {slowest}.",
+        ]
     if "index" in r:
         i = r["index"]
         cold, same, touched = i["cold"], i["no_change"], i["touch_1pct"]

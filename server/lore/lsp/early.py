@@ -288,6 +288,8 @@ class EarlyHovers:
         text = self.documents.get(uri)
         if text is None:
             return False  # not opened: the server reads it, within the workspace only
+        if uri.startswith("file:") and file_path(uri) is None:
+            return False  # a file on another host, as the server names it
         try:
             markdown = self._hover_markdown(uri, text, **params["position"])
         except Exception:  # noqa: BLE001 - the server answers it instead
@@ -379,8 +381,9 @@ def _workspace_paths(params: dict[str, Any]) -> list[Path]:
 
 
 def file_path(uri: str) -> Path | None:
-    """The local path of a ``file:`` URI without a host, else None."""
+    """The local path of a ``file:`` URI without a host, else None (the server's reading of
+    any other is left to it)."""
     parsed = urlparse(uri)
-    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost") or os.name != "posix":
+    if parsed.scheme != "file" or parsed.netloc or os.name != "posix":
         return None
     return Path(unquote(parsed.path)) if parsed.path else None

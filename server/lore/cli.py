@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lore.config import Settings
+    from lore.kb.base import BaseKnowledgeBase
     from lore.kb.knowledge_base import KnowledgeBase
+    from lore.kb.postgres import SharedIndex
     from lore.kb.types import IndexProgress, IndexReport
 
 # The commands import what they use (settings, rich, the index, the answer pipeline) when
@@ -55,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", nargs="?", default=".", help="the knowledge base's folder (default: .)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    p.add_argument(
+        "--to",
+        metavar="URL",
+        help="index into a shared knowledge base in PostgreSQL (postgresql://…) instead of the "
+        "folder's own index; the password is best left to PGPASSWORD or ~/.pgpass",
+    )
 
     p = sub.add_parser("search", help="hybrid search of the knowledge base")
     p.add_argument("query")
@@ -154,10 +162,28 @@ def _open(
         raise UsageError(str(exc)) from None
 
 
-def _open_indexed(args: argparse.Namespace) -> KnowledgeBase:
-    """The knowledge base of ``--root``, indexed first (quietly) if it has never been."""
+def _open_shared(root: Path, settings: Settings) -> BaseKnowledgeBase | None:
+    """The shared knowledge base that ``kb.url`` names for ``root``, or None when unset."""
+    if settings.kb.url is None:
+        return None
+    from lore.kb.knowledge_base import IndexError_
+    from lore.kb.postgres import SharedKnowledgeBase
+
+    try:
+        return SharedKnowledgeBase.open(settings.kb.url.get_secret_value(), root, settings)
+    except IndexError_ as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _open_indexed(args: argparse.Namespace) -> BaseKnowledgeBase:
+    """The knowledge base of ``--root`` (the shared one when ``kb.url`` is set), indexed first
+    (quietly) if it is local and has never been."""
     root = _root(args.root)
-    kb = _open(root, _settings(root))
+    settings = _settings(root)
+    shared = _open_shared(root, settings)
+    if shared is not None:
+        return shared
+    kb = _open(root, settings)
     if kb.generation == 0 and not kb.read_only:
         kb.index()
     return kb
@@ -176,13 +202,14 @@ def _stderr() -> Console:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from rich import filesize
 
     from lore.kb.knowledge_base import IndexBusyError
 
     root = _root(args.root)
     settings = _settings(root)
     err = _stderr()
+    if args.to:
+        return _index_shared(args, root, settings)
     with _open(root, settings, rebuild=args.rebuild) as kb:
         if kb.repaired:
             err.print(f"[yellow]lore: {kb.repaired}[/]")
@@ -190,6 +217,28 @@ def _cmd_index(args: argparse.Namespace) -> int:
             report = _index_with_progress(kb, show=err.is_terminal and not args.json)
         except IndexBusyError as exc:  # another process writes this index
             raise UsageError(str(exc)) from None
+    return _print_report(args, report)
+
+
+def _index_shared(args: argparse.Namespace, root: Path, settings: Settings) -> int:
+    from lore.kb.knowledge_base import IndexError_
+    from lore.kb.postgres import SharedIndex
+
+    err = _stderr()
+    try:
+        target = SharedIndex.open(args.to, root, settings, rebuild=args.rebuild)
+    except IndexError_ as exc:  # unreachable, busy (another indexer), or newer schema
+        raise UsageError(str(exc)) from None
+    with target:
+        if target.rebuilt:
+            err.print(f"[yellow]lore: {target.rebuilt}[/]")
+        report = _index_with_progress(target, show=err.is_terminal and not args.json)
+    return _print_report(args, report)
+
+
+def _print_report(args: argparse.Namespace, report: IndexReport) -> int:
+    from rich import filesize
+
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -204,7 +253,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK if not report.cancelled else 130
 
 
-def _index_with_progress(kb: KnowledgeBase, *, show: bool) -> IndexReport:
+def _index_with_progress(kb: KnowledgeBase | SharedIndex, *, show: bool) -> IndexReport:
     if not show:
         return kb.index()
     from rich.progress import (
@@ -286,19 +335,29 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     root = _root(args.root)
     settings = _settings(root)
-    if not (settings.index_dir(root) / "lore.db").exists():
+    shared = _open_shared(root, settings)
+    if shared is not None:
+        with shared:
+            status = shared.status()
+    elif not (settings.index_dir(root) / "lore.db").exists():
         if args.json:
             print(json.dumps({"root": str(root), "indexed": False}))
         else:
             print(f"{root} has no index yet: run `lore index {args.root}`", file=sys.stderr)
         return EXIT_NO_RESULT
-    with _open(root, settings, read_only=True) as kb:
-        status = kb.status()
+    else:
+        with _open(root, settings, read_only=True) as kb:
+            status = kb.status()
     if args.json:
         print(json.dumps(status, indent=2))
         return EXIT_OK
     out = _console()
-    out.print(f"[bold]{status['root']}[/]  (index in {status['index_dir']})")
+    if status.get("backend") == "postgresql":
+        replica = status["replica"]
+        lag = f", replica {replica['lag_s']:.1f} s behind" if replica["standby"] else ""
+        out.print(f"[bold]{status['root']}[/]  (shared: {escape(status['url'])}{lag})")
+    else:
+        out.print(f"[bold]{status['root']}[/]  (index in {status['index_dir']})")
     out.print(
         f"{status['documents']} documents, {status['chunks']} chunks, {status['terms']} terms, "
         f"{status['bytes'] / 1e6:.1f} MB; generation {status['generation']}; "

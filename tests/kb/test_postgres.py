@@ -5,7 +5,12 @@ see the ``library`` fixture and the language-server tests.)"""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -146,3 +151,76 @@ def test_a_password_never_shows(kb_root: Path, shared_url: str) -> None:
     with pytest.raises(SharedKbError) as failure:
         SharedKnowledgeBase.open(nowhere, kb_root, load_settings(kb_root))
     assert "hunter2" not in str(failure.value) and "cannot connect" in str(failure.value)
+
+
+def _corpus(root: Path, pages: int) -> None:
+    for n in range(pages):
+        folder = root / f"guide-{n % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        sections = "\n\n".join(
+            f"## Step {s} of page {n}\n\nConfigure widget {n}-{s} before the gateway {s}.\n"
+            + "More words to make a chunk. " * 30
+            for s in range(4)
+        )
+        (folder / f"page-{n}.md").write_text(f"# Page {n}\n\n{sections}\n")
+
+
+def _wait(condition, what: str, timeout: float = 60) -> None:
+    """Wait (by a deadline) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def _indexer_in_a_write(url: str) -> bool:
+    rows = _rows(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lore' "
+        "AND backend_xid IS NOT NULL",
+    )
+    return rows[0][0] > 0
+
+
+def _no_indexer(url: str) -> bool:
+    rows = _rows(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lore'")
+    return rows[0][0] == 0
+
+
+def test_a_killed_indexer_loses_and_duplicates_nothing(tmp_path: Path, shared_url: str) -> None:
+    root = tmp_path / "docs"
+    _corpus(root, 300)
+    command = [sys.executable, "-m", "lore", "index", "--to", shared_url, str(root)]
+    env = {**os.environ, "LORE_INDEX__BATCH_FILES": "10"}
+    with psycopg.connect(shared_url, autocommit=True) as listener:
+        indexer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait(lambda: _rows(shared_url, "SELECT to_regclass('lore_meta')")[0][0], "the schema")
+        listener.execute("LISTEN lore_generation")
+        # A few batches committed, then killed in the middle of writing the next one.
+        for _ in listener.notifies(timeout=60, stop_after=3):
+            pass
+        _wait(lambda: _indexer_in_a_write(shared_url), "a batch in flight")
+        indexer.send_signal(signal.SIGKILL)
+        indexer.wait()
+    committed = _rows(shared_url, "SELECT count(*) FROM documents")[0][0]
+    assert 0 < committed < 300, "killed mid-run"
+    # Every committed document is whole: its chunks and its title term are all there.
+    broken = _rows(
+        shared_url,
+        "SELECT d.path FROM documents d WHERE d.chunk_count <> "
+        "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.id) "
+        "OR NOT EXISTS (SELECT 1 FROM terms t WHERE t.doc_id = d.id AND t.kind = 'title')",
+    )
+    assert broken == []
+    _wait(lambda: _no_indexer(shared_url), "the killed session to end")
+
+    rerun = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    report = json.loads(rerun.stdout)
+    assert report["indexed"] == 300 - committed and report["files"] == 300
+    paths = [p for (p,) in _rows(shared_url, "SELECT path FROM documents")]
+    assert len(paths) == len(set(paths)) == 300
+    chunks = _rows(shared_url, "SELECT count(*), count(DISTINCT (doc_id, ordinal)) FROM chunks")
+    assert chunks[0][0] == chunks[0][1], "no chunk written twice"
+    expected = sum(n for (n,) in _rows(shared_url, "SELECT chunk_count FROM documents"))
+    assert chunks[0][0] == expected

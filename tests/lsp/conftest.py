@@ -20,6 +20,8 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from conftest import index_shared
+
 SERVER = [sys.executable, "-m", "lore", "serve"]
 CLIENTS = ["visual_studio_code", "neovim"]
 OWN_PROFILES = Path(__file__).with_name("clients")
@@ -88,13 +90,15 @@ def progress_ends(client: LanguageClient) -> int:
     )
 
 
-async def start(client: LanguageClient, root: Path, spec: str) -> None:
+async def start(
+    client: LanguageClient, root: Path, spec: str, options: dict[str, Any] | None = None
+) -> None:
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(spec),
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
-            initialization_options=INIT_OPTIONS,
+            initialization_options=options or INIT_OPTIONS,
         )
     )
     # The first index reports progress; its end means every file is searchable.
@@ -114,9 +118,30 @@ def workspace(kb_root: Path) -> Path:
     return kb_root
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=CLIENTS)
+# Each client on the local backend, and one client on a shared knowledge base in PostgreSQL
+# (what the backend changes does not depend on the client).
+CLIENT_BACKENDS = [(spec, "local") for spec in CLIENTS] + [("visual_studio_code", "postgresql")]
+
+
+def backend_options(request: pytest.FixtureRequest, backend: str, workspace: Path) -> dict:
+    """The initialization options that serve ``workspace`` from ``backend``: for PostgreSQL,
+    the workspace is first indexed into a new database by the team's indexer, and the editor
+    settings name it in ``kb.url``."""
+    if backend == "local":
+        return INIT_OPTIONS
+    url = request.getfixturevalue("shared_url")
+    index_shared(workspace, url)
+    return {**INIT_OPTIONS, "kb": {"url": url}}
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=SERVER),
+    params=CLIENT_BACKENDS,
+    ids=[f"{spec}-{backend}" for spec, backend in CLIENT_BACKENDS],
+)
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient, workspace: Path):
-    await start(lsp_client, workspace, request.param)
+    spec, backend = request.param
+    await start(lsp_client, workspace, spec, backend_options(request, backend, workspace))
     yield
     await lsp_client.shutdown_session()
 
@@ -232,3 +257,17 @@ class Gate:
         opener.start()
         opener.join(timeout)
         assert not opener.is_alive(), "the server never tried to load pygls"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``local_backend`` are about the server indexing its own folder (file
+    changes, saves, the reindex command) or about the protocol whatever the storage: they run
+    on the local backend only."""
+    deselected = [
+        item
+        for item in items
+        if item.get_closest_marker("local_backend") and "postgresql" in item.nodeid
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]

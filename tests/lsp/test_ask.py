@@ -12,9 +12,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from conftest import BACKENDS
 from support.chat_server import ChatServer, Reply
 
-from .conftest import SERVER, request, wait_for
+from .conftest import SERVER, backend_options, request, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -26,15 +27,20 @@ def chat_server():
     server.close()
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
-async def client(lsp_client: LanguageClient, workspace: Path, chat_server: ChatServer):
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=BACKENDS)
+async def client(
+    request: pytest.FixtureRequest,
+    lsp_client: LanguageClient,
+    workspace: Path,
+    chat_server: ChatServer,
+):
     llm = {"provider": "openai", "endpoints": [{"base_url": chat_server.url, "model": "tiny"}]}
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual_studio_code"),
             root_uri=workspace.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="kb")],
-            initialization_options={"index": {"debounce_ms": 0}},
+            initialization_options=backend_options(request, request.param, workspace),
         )
     )
     ends = lambda: sum(  # noqa: E731
@@ -90,6 +96,7 @@ async def test_the_answer_code_action_inserts_a_cited_comment(
     assert "orders work by priority" in edit.new_text
 
 
+@pytest.mark.local_backend
 async def test_ask_is_cancellable_mid_stream(
     client: LanguageClient, chat_server: ChatServer
 ) -> None:
@@ -129,6 +136,7 @@ async def test_ask_is_cancellable_mid_stream(
     assert answer["citations"][0]["path"] == "glossary/terms.md"
 
 
+@pytest.mark.local_backend
 async def test_the_server_embeds_sections_in_the_background_and_reranks_answers(
     client: LanguageClient,
 ) -> None:

@@ -130,6 +130,7 @@ async def test_custom_search_and_status(client: LanguageClient) -> None:
     assert any(entry["count"] >= 1 and "p95_ms" in entry for entry in status["latency"].values())
 
 
+@pytest.mark.local_backend
 async def test_reindex_command_reports_progress(client: LanguageClient) -> None:
     before = progress_ends(client)
     await client.workspace_execute_command_async(
@@ -138,6 +139,7 @@ async def test_reindex_command_reports_progress(client: LanguageClient) -> None:
     await wait_for(client, "$/progress", lambda: progress_ends(client) > before)
 
 
+@pytest.mark.local_backend
 async def test_files_created_changed_and_deleted_on_disk(
     client: LanguageClient, workspace: Path
 ) -> None:
@@ -168,6 +170,7 @@ async def test_files_created_changed_and_deleted_on_disk(
     assert await top("quokka enclosure") != "glossary/zeppelin.md"
 
 
+@pytest.mark.local_backend
 async def test_saving_a_page_updates_hovers(client: LanguageClient, workspace: Path) -> None:
     main = workspace / "src" / "main.py"
     main.write_text("ledger = LedgerFreeze()\n")
@@ -211,6 +214,7 @@ async def test_configuration_change_and_invalid_settings(
     assert await hover_text(client, main, 3, 14) is not None
 
 
+@pytest.mark.local_backend
 async def test_cancelled_requests_are_answered_and_the_server_goes_on(
     client: LanguageClient, workspace: Path
 ) -> None:
@@ -233,6 +237,7 @@ async def test_cancelled_requests_are_answered_and_the_server_goes_on(
     assert await hover_text(client, main, 3, 14) is not None
 
 
+@pytest.mark.local_backend
 @pytest.mark.parametrize(
     ("uri", "line"),
     [
@@ -253,6 +258,7 @@ async def test_documents_neither_open_nor_in_the_workspace_are_refused(
     assert refused.value.code == -32803  # RequestFailed
 
 
+@pytest.mark.local_backend
 async def test_out_of_range_positions_huge_and_binary_documents(
     client: LanguageClient, workspace: Path
 ) -> None:
@@ -285,6 +291,7 @@ async def test_out_of_range_positions_huge_and_binary_documents(
     assert await hover_text(client, binary, 0, 3) is None
 
 
+@pytest.mark.local_backend
 async def test_unknown_methods_and_failing_features_answer_with_errors(
     client: LanguageClient, workspace: Path
 ) -> None:

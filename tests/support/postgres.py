@@ -104,7 +104,7 @@ class Cluster:
         """A streaming standby of ``primary``, from ``pg_basebackup -R``."""
         self._run(
             "pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1", "-p", str(primary.port),
-            "-U", primary.superuser, "-R", "-X", "stream", "--no-sync",
+            "-U", primary.superuser, "-R", "-X", "stream", "-c", "fast", "--no-sync",
         )  # fmt: skip
         self._configure()  # its own port; the rest as the primary's
         self._pg_ctl_start()

@@ -454,6 +454,8 @@ class SharedIndex:
                 anchor_rows,
             )
             self._bump()
+            # Delivered at commit, to sessions that LISTEN on the primary (replicas get none).
+            cur.execute("SELECT pg_notify('lore_generation', %s)", (str(self._generation),))
         written.chunks = len(chunk_rows)
         return written, errors
 

@@ -145,10 +145,26 @@ def _import_the_rest() -> None:
 
 
 async def _open_bases(ls: LoreServer) -> None:
+    from lore.kb.base import BaseKnowledgeBase
     from lore.kb.knowledge_base import IndexError_, KnowledgeBase
 
-    bases: list[KnowledgeBase] = []
-    for root in ls.roots:
+    bases: list[BaseKnowledgeBase] = []
+    shared_url = ls.settings.kb.url
+    for number, root in enumerate(ls.roots):
+        if number == 0 and shared_url is not None:
+            # The first folder is served from the shared knowledge base (its checkout, where
+            # sources open), the others from their own indexes.
+            from lore.kb.postgres import SharedKnowledgeBase
+
+            try:
+                shared = await asyncio.to_thread(
+                    SharedKnowledgeBase.open, shared_url.get_secret_value(), root, ls.settings
+                )
+            except (IndexError_, OSError) as exc:
+                ls.show(f"cannot open the shared knowledge base: {exc}", types.MessageType.Error)
+                continue
+            bases.append(shared)
+            continue
         if not await asyncio.to_thread(wants_index, root, ls.settings):
             # No index is created where nothing would go in it.
             extensions = ", ".join(ls.settings.index.extensions)

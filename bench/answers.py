@@ -35,8 +35,10 @@ def load_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
 
 
 def flat(text: str) -> str:
-    """Text compared as a reader sees it: Markdown escapes undone, whitespace collapsed."""
+    """Text compared as a reader sees it: citations out, links reduced to their text, Markdown
+    escapes undone, whitespace collapsed."""
     text = re.sub(r"\s*\[\d+\]", "", text)
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
     return " ".join(_ESCAPE.sub(r"\1", text).split()).lower()
 
 

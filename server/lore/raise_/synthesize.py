@@ -16,6 +16,8 @@ from lore.raise_.text import content_words, sentences, stem, stems
 
 MMR_LAMBDA = 0.7
 RELEVANCE_FLOOR = 0.4
+RANK_DISCOUNT = 0.15
+"""How much less a sentence of the n-th source counts: 1 / (1 + discount × (n − 1))."""
 LEAD_CHARS = 320
 """The first sentence of an answer keeps the sentences after it in its paragraph up to this
 length."""
@@ -70,7 +72,7 @@ def extractive(
     rows: list[tuple[str, int, set[str], set[str], float, int]] = []
     for source in sources:
         heading_stems = stems(" ".join(source.chunk.heading_path)) & wanted
-        prior = 1.0 / (1 + 0.15 * (source.number - 1))
+        prior = 1.0 / (1 + RANK_DISCOUNT * (source.number - 1))
         for text, line in sentences(source.chunk.text):
             words = stems(text)
             if words:

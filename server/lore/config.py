@@ -229,7 +229,7 @@ class RaiseSettings(_Section):
     max_sources: int = Field(5, ge=1, le=20, description="Sources given to synthesis.")
     max_sentences: int = Field(4, ge=1, le=20, description="Sentences in an extractive answer.")
     decline_below: float = Field(
-        0.6,
+        0.5,
         ge=0,
         le=1,
         description="Lore declines to answer when its calibrated confidence (the probability "

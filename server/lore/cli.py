@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lore.kb.base import BaseKnowledgeBase
     from lore.kb.knowledge_base import KnowledgeBase
     from lore.kb.postgres import SharedIndex
+    from lore.kb.semantic import EmbedProgress
     from lore.kb.types import IndexProgress, IndexReport
 
 # The commands import what they use (settings, rich, the index, the answer pipeline) when
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", nargs="?", default=".", help="the knowledge base's folder (default: .)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="then embed the sections for reranking answers (what `lore serve` does in the "
+        "background); Ctrl-C stops, keeping what was embedded",
+    )
     p.add_argument(
         "--to",
         metavar="URL",
@@ -217,7 +224,33 @@ def _cmd_index(args: argparse.Namespace) -> int:
             report = _index_with_progress(kb, show=err.is_terminal and not args.json)
         except IndexBusyError as exc:  # another process writes this index
             raise UsageError(str(exc)) from None
-    return _print_report(args, report)
+        status = _print_report(args, report)
+        if args.embed and status == EXIT_OK:
+            status = _embed_sections(kb, quiet=args.json)
+    return status
+
+
+def _embed_sections(kb: KnowledgeBase, *, quiet: bool) -> int:
+    import time
+
+    err = _stderr()
+    started = time.perf_counter()
+
+    def report(p: EmbedProgress) -> None:
+        if err.is_terminal and not quiet:
+            err.print(f"embedded {p.embedded} of {p.total} sections", end="\r")
+
+    try:
+        progress = kb.embed_sections(progress=report)
+    except KeyboardInterrupt:
+        err.print("\nstopped; the sections embedded so far are kept")
+        return 130
+    line = (
+        f"{progress.embedded} of {progress.total} sections embedded for reranking "
+        f"({progress.added} new) in {time.perf_counter() - started:.1f} s"
+    )
+    (err if quiet else _console()).print(line)
+    return EXIT_OK
 
 
 def _index_shared(args: argparse.Namespace, root: Path, settings: Settings) -> int:

@@ -43,6 +43,17 @@ def test_index_then_search_and_status(kb_root: Path) -> None:
     assert status["documents"] == 6 and status["generation"] >= 1
 
 
+def test_index_embeds_the_sections_when_asked(kb_root: Path) -> None:
+    done = lore("index", str(kb_root), "--embed", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["indexed"] == 6
+    assert "sections embedded for reranking" in done.stderr
+    status = json.loads(lore("status", "--root", str(kb_root), "--json").stdout)
+    assert status["semantic"]["stored"] > 10
+    again = lore("index", str(kb_root), "--embed")
+    assert "(0 new)" in again.stdout
+
+
 def test_search_indexes_a_folder_that_never_was(kb_root: Path) -> None:
     found = lore("search", "settlement window", "--root", str(kb_root))
     assert found.returncode == 0

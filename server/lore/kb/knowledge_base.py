@@ -434,7 +434,13 @@ class KnowledgeBase(BaseKnowledgeBase):
             "generation": self.generation,
             "read_only": self.read_only,
             "embedder": {"identity": self.embedder.identity, "dim": self.embedder.dim},
-            "semantic": {"model": semantic_.MODEL_ID, **(self.embedding or {})},
+            "semantic": {
+                "model": semantic_.MODEL_ID,
+                "stored": self.catalog.reader.execute(
+                    "SELECT count(*) FROM unit_vectors"
+                ).fetchone()[0],
+                **(self.embedding or {}),
+            },
             "schema_version": SCHEMA_VERSION,
             "skipped": sorted(skipped, key=lambda s: s["path"]),
             "last_index": json.loads(last) if last else None,

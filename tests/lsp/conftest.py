@@ -11,14 +11,16 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
+from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import register_lsp_features
 
 from conftest import index_shared
 
@@ -36,6 +38,32 @@ def capabilities(spec: str) -> types.ClientCapabilities:
         snapshot = json.loads(own.read_text())
         return get_converter().structure(snapshot["capabilities"], types.ClientCapabilities)
     return client_capabilities(spec)
+
+
+def _command_or_code_action(item: Any, _: type) -> types.Command | types.CodeAction:
+    """A code-action item as what it is. lsprotocol reads any item with a ``command`` key as a
+    bare ``Command``, so a ``CodeAction`` that runs a command would lose its title and kind."""
+    kind = types.Command if isinstance(item.get("command"), str) else types.CodeAction
+    return default_converter().structure(item, kind)
+
+
+def _converter():
+    converter = default_converter()
+    converter.register_structure_hook(
+        Union[types.Command, types.CodeAction],  # noqa: UP007 (the key lsprotocol registers)
+        _command_or_code_action,
+    )
+    return converter
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's test client, reading code actions as the editors do."""
+    client = LanguageClient(converter_factory=_converter)
+    register_lsp_features(client)
+    return client
+
+
+CLIENT = {"server_command": SERVER, "client_factory": make_client}
 
 
 # Fast reactions for tests: no debounce on file changes.
@@ -135,7 +163,7 @@ def backend_options(request: pytest.FixtureRequest, backend: str, workspace: Pat
 
 
 @pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=SERVER),
+    config=ClientServerConfig(**CLIENT),
     params=CLIENT_BACKENDS,
     ids=[f"{spec}-{backend}" for spec, backend in CLIENT_BACKENDS],
 )

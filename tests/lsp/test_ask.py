@@ -15,7 +15,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from conftest import BACKENDS
 from support.chat_server import ChatServer, Reply
 
-from .conftest import SERVER, backend_options, request, wait_for
+from .conftest import CLIENT, backend_options, request, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,7 +27,7 @@ def chat_server():
     server.close()
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=BACKENDS)
+@pytest_lsp.fixture(config=ClientServerConfig(**CLIENT), params=BACKENDS)
 async def client(
     request: pytest.FixtureRequest,
     lsp_client: LanguageClient,

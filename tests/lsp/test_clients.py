@@ -11,7 +11,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from .conftest import INIT_OPTIONS, SERVER, capabilities, progress_ends, request, wait_for
+from .conftest import CLIENT, INIT_OPTIONS, SERVER, capabilities, progress_ends, request, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -60,7 +60,7 @@ PROFILES = ["visual_studio_code", "neovim", "eglot@1.9"]
 documents; eglot 1.9 does neither, and reports no progress."""
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=PROFILES)
+@pytest_lsp.fixture(config=ClientServerConfig(**CLIENT), params=PROFILES)
 async def profiled(request: pytest.FixtureRequest, lsp_client: LanguageClient, workspace: Path):
     accept_registrations(lsp_client)
     caps = capabilities(request.param)
@@ -137,7 +137,7 @@ async def test_open_source_shows_the_document_or_answers_where_it_is(
 ) -> None:
     main = workspace / "src" / "main.py"
     actions = await _actions_on_request_queue(profiled, main)
-    source = next(a for a in actions if a.title.startswith("Open source: Request queue"))
+    source = next(a for a in actions if a.title.startswith("Open source: Request queue")).command
     assert source.command.startswith("lore.server.")
     result = await asyncio.wait_for(
         profiled.workspace_execute_command_async(
@@ -156,7 +156,7 @@ async def test_open_source_shows_the_document_or_answers_where_it_is(
         assert result["range"]["start"] == {"line": 0, "character": 0}
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+@pytest_lsp.fixture(config=ClientServerConfig(**CLIENT))
 async def eglot(lsp_client: LanguageClient):
     accept_registrations(lsp_client)
     lsp_client.caps = capabilities("eglot@1.9")

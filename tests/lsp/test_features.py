@@ -112,7 +112,7 @@ async def test_code_actions_open_the_source(client: LanguageClient, workspace: P
     titles = [a.title for a in actions]
     assert any(t.startswith("Open source: Request queue (glossary/terms.md:1)") for t in titles)
     assert "Search the knowledge base for “RequestQueue”" in titles
-    command = actions[0]
+    command = actions[0].command
     await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
     )

@@ -16,9 +16,8 @@ import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
-from pytest_lsp.client import make_test_lsp_client
 
-from .conftest import SERVER, start
+from .conftest import SERVER, make_client, start
 
 SECRET = "hunter2-correct-horse"
 REFUSED = -32803  # LSP RequestFailed
@@ -26,7 +25,7 @@ REFUSED = -32803  # LSP RequestFailed
 
 @pytest_asyncio.fixture
 async def client(workspace: Path) -> AsyncIterator[LanguageClient]:
-    client = make_test_lsp_client()
+    client = make_client()
     await client.start_io(*SERVER, env={**os.environ, "LORE_TEST_SECRET": SECRET})
     try:
         await start(client, workspace, "neovim")

@@ -14,7 +14,7 @@ from lore.kb import lookup
 from lore.lsp.documents import Document, read_document
 from lore.lsp.server import LoreServer
 
-Action = types.CodeAction | types.Command
+Action = types.CodeAction
 Provider = Callable[[LoreServer, types.CodeActionParams, str], Awaitable[list[Action]]]
 PROVIDERS: list[Provider] = []
 """Code-action providers, in the order their actions appear."""
@@ -54,25 +54,34 @@ def _short(text: str, width: int = 40) -> str:
 async def source_actions(
     ls: LoreServer, _params: types.CodeActionParams, text: str
 ) -> list[Action]:
-    """Plain commands (the spec allows them beside code actions): open the best sources, or
-    search. They carry no edit, so a command is all they need."""
+    """Open the best sources, or search: code actions that carry only a command.
+
+    Not bare ``Command`` items, though the spec allows them: VS Code tries to resolve a bare
+    command as if it were a code action, fails, and can then lose the command it was about to
+    run. A code action with a kind is resolved and run as every client expects."""
     results = await ls.run_job("user", lambda _job: ls.library.search(text, 3))
     actions: list[Action] = [
-        types.Command(
-            title=f"Open source: {r.chunk.heading} ({r.chunk.path}:{r.chunk.start_line})",
-            command="lore.server.openSource",
-            arguments=[lookup.file_uri(r.chunk.abs_path), r.chunk.start_line],
+        _command_action(
+            f"Open source: {r.chunk.heading} ({r.chunk.path}:{r.chunk.start_line})",
+            "lore.server.openSource",
+            [lookup.file_uri(r.chunk.abs_path), r.chunk.start_line],
         )
         for r in results
     ]
     actions.append(
-        types.Command(
-            title=f"Search the knowledge base for “{_short(text)}”",
-            command="lore.server.search",
-            arguments=[text],
+        _command_action(
+            f"Search the knowledge base for “{_short(text)}”", "lore.server.search", [text]
         )
     )
     return actions
+
+
+def _command_action(title: str, command: str, arguments: list[object]) -> types.CodeAction:
+    return types.CodeAction(
+        title=title,
+        kind=types.CodeActionKind.Empty,
+        command=types.Command(title=title, command=command, arguments=arguments),
+    )
 
 
 PROVIDERS.append(source_actions)

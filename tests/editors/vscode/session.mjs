@@ -201,7 +201,8 @@ async function run(page, url) {
   await page.keyboard.type("# see Settl");
   await page.keyboard.press("Control+Space");
   const suggestions = page.locator(".suggest-widget .monaco-list-row");
-  await suggestions.first().waitFor({ timeout: STEP_MS });
+  // The document's own words may show first; Lore's answer joins them when it arrives.
+  await suggestions.filter({ hasText: "Settlement window" }).first().waitFor({ timeout: STEP_MS }).catch(() => {});
   results.completion = await suggestions.evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label") ?? r.textContent));
   await page.keyboard.press("Escape");
   await page.keyboard.press("Control+Shift+K");

@@ -192,9 +192,26 @@ class BaseKnowledgeBase(ABC):
         *,
         per_page: int | None = None,
     ) -> list[SearchResult]:
-        wanted = ranked if per_page else ranked[: k * 2]
+        wanted = ranked[: k * 2]
+        if per_page:
+            # Which page each candidate is on, then whole records only for those shown: most
+            # candidates are a page's second or third best, and their text is not needed.
+            pages = self._pages([chunk_id for chunk_id, _, _ in ranked])
+            shown: dict[int, int] = {}
+            wanted = []
+            for item in ranked:
+                page = pages.get(item[0])
+                if page is not None and shown.get(page, 0) < per_page:
+                    shown[page] = shown.get(page, 0) + 1
+                    wanted.append(item)
+                    if len(wanted) >= k * 2:
+                        break
         records = self._records([chunk_id for chunk_id, _, _ in wanted])
-        return hybrid.to_results(ranked, records, query, k, per_page=per_page)
+        return hybrid.to_results(wanted, records, query, k, per_page=per_page)
+
+    def _pages(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """``chunk_id -> doc_id`` of the chunks that still exist."""
+        return {cid: record.doc_id for cid, record in self._records(chunk_ids).items()}
 
     def _exact_chunks(self, query: str) -> list[int]:
         if len(query) > 100:

@@ -390,6 +390,15 @@ class KnowledgeBase(BaseKnowledgeBase):
         records = (self._chunk(row) for row in rows)
         return {r.chunk_id: r for r in records}
 
+    def _pages(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.catalog.reader.execute(
+            f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", tuple(chunk_ids)
+        )
+        return dict(rows)
+
     def neighbours(self, chunk_id: int, before: int = 1, after: int = 1) -> list[ChunkRecord]:
         """The chunks around ``chunk_id`` in its document, in order, itself included."""
         row = self.catalog.reader.execute(

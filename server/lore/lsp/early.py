@@ -196,11 +196,11 @@ class EarlyHovers:
         """Read and handle messages until ``loaded`` is set (``wake`` then turns readable),
         the input ends, or a message cannot be framed."""
         while not loaded.is_set():
-            if not self.source.buffered():
-                ready, _, _ = select.select([self.fd, wake], [], [])
-                if wake in ready:
-                    return
             try:
+                if not self.source.buffered():
+                    ready, _, _ = select.select([self.fd, wake], [], [])
+                    if wake in ready:
+                        return
                 frame = read_frame(self.source)
             except (OSError, ValueError):
                 return  # the server's reader meets the same end and reports it

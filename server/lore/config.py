@@ -21,10 +21,10 @@ Secrets never live here: an endpoint names the *environment variable* that holds
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -37,16 +37,12 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_FILE = "lore.toml"
 
 USER_ONLY: dict[str, Any] = {"user_only": True}
 """``json_schema_extra`` of a setting that sends data off the machine, or decides what is sent.
 A workspace's own file cannot set it unless the user trusts that workspace."""
-
-# The file's values for the load in progress; read by Settings.settings_customise_sources.
-_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("lore_file_settings", default=None)
 
 
 class SettingsError(ValueError):
@@ -341,15 +337,10 @@ class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every setting of Lore. See ``docs/configuration.md`` for the reference."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="LORE_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_assignment=True,
-    )
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     index: IndexSettings = Field(default_factory=IndexSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
@@ -369,18 +360,6 @@ class Settings(BaseSettings):
 
     _trust_notice: str | None = PrivateAttr(default=None)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # First source wins: overlays (init), then the environment, then the file.
-        return (init_settings, env_settings, _FileSource(settings_cls, _FILE_VALUES.get() or {}))
-
     def index_dir(self, root: Path) -> Path:
         """Where the index of ``root`` lives."""
         path = Path(self.index.dir).expanduser()
@@ -396,18 +375,59 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class _FileSource(PydanticBaseSettingsSource):
-    """Values read from ``lore.toml`` or ``[tool.lore]``."""
+ENV_PREFIX = "LORE_"
+ENV_NESTED_DELIMITER = "__"
 
-    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._values = values
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
+def env_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``LORE_*`` environment variables as settings: ``LORE_LLM__TIMEOUT_S=9`` is
+    ``{"llm": {"timeout_s": "9"}}`` (names in any case). A variable that names no section is
+    not a setting (``LORE_DEBUG``) and is left out. A whole section, and a list, table or
+    object value, is read as JSON.
 
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._values)
+    Read here rather than by pydantic-settings, whose import (asyncio, ssl, dotenv, its
+    command-line parser) cost a fifth of a second before ``lore serve`` could answer a hover.
+    """
+    environ = os.environ if environ is None else environ
+    sections = {field.alias or name: field for name, field in Settings.model_fields.items()}
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)
+        section = sections.get(path[0])
+        if section is None or not all(path):
+            continue
+        target = section.annotation
+        if len(path) > 1 and isinstance(target, type) and issubclass(target, BaseModel):
+            field = target.model_fields.get(path[1]) if len(path) == 2 else None
+            target = field.annotation if field is not None else None
+        value: Any = raw
+        if _is_structured(target):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise SettingsError(".".join(path), f"{name} is not valid JSON") from None
+        table = values
+        for key in path[:-1]:
+            table = table.setdefault(key, {})
+            if not isinstance(table, dict):
+                break
+        else:
+            table[path[-1]] = value
+    return values
+
+
+def _is_structured(annotation: Any) -> bool:
+    """Whether a setting of this type is given as JSON: a list, table or object."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    origin = get_origin(annotation)
+    if origin in (list, dict, tuple, set, frozenset):
+        return True
+    return any(_is_structured(arg) for arg in get_args(annotation) if arg is not type(None))
 
 
 def user_config_path() -> Path:
@@ -512,13 +532,12 @@ def load_settings(root: Path | None = None, *overlays: Mapping[str, Any] | None)
 
 
 def _build(file_values: dict[str, Any], overlay: dict[str, Any]) -> Settings:
-    token = _FILE_VALUES.set(file_values)
+    """The overlays over the environment over the files."""
+    values = deep_merge(deep_merge(file_values, env_values()), overlay)
     try:
-        return Settings(**overlay)
+        return Settings.model_validate(values)
     except ValidationError as exc:
         raise _settings_error(exc) from None
-    finally:
-        _FILE_VALUES.reset(token)
 
 
 def _is_listed(root: Path, workspaces: list[str]) -> bool:

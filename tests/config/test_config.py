@@ -84,6 +84,23 @@ def test_invalid_environment_value_names_its_key(
         load_settings(tmp_path)
 
 
+def test_environment_variables_in_any_case_as_text_or_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("lore_hover__max_lines", "3")
+    monkeypatch.setenv("LORE_INDEX__EXTENSIONS", '["md", "rst"]')
+    monkeypatch.setenv("LORE_RAISE", '{"max_rounds": 0}')
+    monkeypatch.setenv("LORE_DEBUG", "1")  # names no setting: not Lore's settings at all
+    settings = load_settings(tmp_path)
+    assert settings.hover.max_lines == 3
+    assert settings.index.extensions == ["md", "rst"]
+    assert settings.raise_.max_rounds == 0
+    monkeypatch.setenv("LORE_INDEX__EXCLUDE", "[not json")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path)
+    assert caught.value.key == "index.exclude"
+
+
 def test_broken_toml_is_a_settings_error(tmp_path: Path) -> None:
     (tmp_path / "lore.toml").write_text("[llm\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="lore.toml"):

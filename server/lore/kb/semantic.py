@@ -184,20 +184,46 @@ def stored(db: Any, keys: Iterable[str]) -> dict[str, bytes]:
     return found
 
 
-def _units_in_order(kb: KnowledgeBase) -> list[tuple[str, str]]:
-    """``(key, unit text)`` of every distinct unit, pages' first sections first (they answer
-    most questions, so the store is useful long before it is complete), then in index order."""
+_UNIT_COLUMNS = "d.title, c.heading_path, substr(c.text, 1, ?)"
+
+
+def _unit_keys_in_order(kb: KnowledgeBase) -> list[tuple[str, int]]:
+    """``(key, chunk_id)`` of every distinct unit, pages' first sections first (they answer
+    most questions, so the store is useful long before it is complete), then in index order.
+    Streamed, and only keys are kept: a large knowledge base has 150,000 sections."""
     rows = kb.catalog.reader.execute(
-        "SELECT c.ordinal, c.id, d.title, c.heading_path, substr(c.text, 1, ?) "
-        "FROM chunks c JOIN documents d ON d.id = c.doc_id",
+        f"SELECT c.ordinal, c.id, {_UNIT_COLUMNS} FROM chunks c "
+        "JOIN documents d ON d.id = c.doc_id",
         (UNIT_CHARS * 2,),
-    ).fetchall()
-    rows.sort(key=lambda row: (row[0] > 0, row[0] > 2, row[1]))
-    units: dict[str, str] = {}
-    for _ordinal, _id, title, heading_path, text in rows:
-        unit = unit_text(title, split_path(heading_path), text)
-        units.setdefault(unit_key(unit), unit)
-    return list(units.items())
+    )
+    keyed = [
+        (ordinal > 0, ordinal > 2, chunk_id, unit_key(unit_text(title, split_path(path), text)))
+        for ordinal, chunk_id, title, path, text in rows
+    ]
+    keyed.sort()
+    keys: dict[str, int] = {}
+    for *_order, chunk_id, key in keyed:
+        keys.setdefault(key, chunk_id)
+    return list(keys.items())
+
+
+def _stored_keys(db: Any) -> set[str]:
+    try:
+        return {key for (key,) in db.execute(f"SELECT unit_hash FROM {TABLE}")}
+    except Exception as exc:  # noqa: BLE001 - an index written before the table existed
+        if "no such table" in str(exc):
+            return set()
+        raise
+
+
+def _unit_texts(kb: KnowledgeBase, chunk_ids: Sequence[int]) -> dict[int, str]:
+    marks = ",".join("?" * len(chunk_ids))
+    rows = kb.catalog.reader.execute(
+        f"SELECT c.id, {_UNIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        f"WHERE c.id IN ({marks})",
+        (UNIT_CHARS * 2, *chunk_ids),
+    )
+    return {cid: unit_text(title, split_path(path), text) for cid, title, path, text in rows}
 
 
 def embed_pending(
@@ -212,10 +238,11 @@ def embed_pending(
     batches when ``cancelled`` says so (what was committed stays, so a killed run resumes
     where it was). After a complete pass, vectors no chunk uses any more are deleted."""
     stop = cancelled or (lambda: False)
-    units = _units_in_order(kb)
-    have = set(stored(kb.catalog.reader, (key for key, _ in units)))
-    missing = [(key, unit) for key, unit in units if key not in have]
+    units = _unit_keys_in_order(kb)
+    have = _stored_keys(kb.catalog.reader)
+    missing = [(key, chunk_id) for key, chunk_id in units if key not in have]
     state = EmbedProgress(len(units) - len(missing), len(units), 0, False)
+    del have
     if limit is not None:
         missing = missing[:limit]
     model = encoder()
@@ -223,10 +250,13 @@ def embed_pending(
         if stop():
             return state
         part = missing[start : start + batch]
-        vectors = model.embed([unit for _, unit in part])
-        kb.store_unit_vectors(
-            (key, vector.tobytes()) for (key, _), vector in zip(part, vectors, strict=True)
-        )
+        texts = _unit_texts(kb, [chunk_id for _, chunk_id in part])
+        part = [(key, texts[chunk_id]) for key, chunk_id in part if chunk_id in texts]
+        if part:  # else its chunks were re-indexed meanwhile: the next pass sees the new ones
+            vectors = model.embed([unit for _, unit in part])
+            kb.store_unit_vectors(
+                (key, vector.tobytes()) for (key, _), vector in zip(part, vectors, strict=True)
+            )
         state.embedded += len(part)
         state.added += len(part)
         if progress is not None:

@@ -396,6 +396,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
         f"{status['bytes'] / 1e6:.1f} MB; generation {status['generation']}; "
         f"embedder {status['embedder']['identity']}/{status['embedder']['dim']}"
     )
+    semantic = status.get("semantic")
+    if semantic:
+        out.print(
+            f"{semantic['stored']} sections embedded for reranking answers ({semantic['model']})"
+        )
     last = status["last_index"]
     if last:
         out.print(f"last index: {last['indexed']} files in {last['seconds']:.2f} s")

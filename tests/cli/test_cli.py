@@ -50,6 +50,8 @@ def test_index_embeds_the_sections_when_asked(kb_root: Path) -> None:
     assert "sections embedded for reranking" in done.stderr
     status = json.loads(lore("status", "--root", str(kb_root), "--json").stdout)
     assert status["semantic"]["stored"] > 10
+    shown = lore("status", "--root", str(kb_root)).stdout
+    assert f"{status['semantic']['stored']} sections embedded for reranking" in shown
     again = lore("index", str(kb_root), "--embed")
     assert "(0 new)" in again.stdout
 

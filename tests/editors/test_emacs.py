@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from support.workspace import add_code_file
+
 REPO = Path(__file__).resolve().parents[2]
 SESSION = Path(__file__).with_name("emacs_session.el")
 GUIDE = REPO / "docs" / "editors.md"
-CODE = (
-    "from payments import RequestQueue\n"
-    "\n"
-    "def settle(self, settlement_window):\n"
-    "    queue = RequestQueue()\n"
-    "    return queue.pop(self)\n"
-)
 
 
 def snippet(heading: str) -> str:
@@ -39,8 +34,7 @@ def make_workspace(base: Path, *, git: bool) -> Path:
     marked only by its pyproject.toml."""
     workspace = base / "project"
     shutil.copytree(REPO / "tests" / "fixtures" / "kb", workspace)
-    (workspace / "src").mkdir()
-    (workspace / "src" / "main.py").write_text(CODE)
+    add_code_file(workspace)
     if git:
         subprocess.run(["git", "init", "-q", str(workspace)], check=True)
     else:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from support.workspace import add_code_file
+
 REPO = Path(__file__).resolve().parents[2]
 SESSION = Path(__file__).with_name("neovim_session.lua")
 
@@ -30,14 +32,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     workspace = tmp_path_factory.mktemp("nvim") / "kb"
     shutil.copytree(REPO / "tests" / "fixtures" / "kb", workspace)
     (workspace / ".git").mkdir()  # a root marker, as in a real project
-    (workspace / "src").mkdir()
-    (workspace / "src" / "main.py").write_text(
-        "from payments import RequestQueue\n"
-        "\n"
-        "def settle(self, settlement_window):\n"
-        "    queue = RequestQueue()\n"
-        "    return queue.pop(self)\n"
-    )
+    add_code_file(workspace)
     results = workspace.parent / "results.json"
     env = {
         **os.environ,

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from support.workspace import add_code_file
+
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "editors" / "vscode"
 SESSION = Path(__file__).parent / "vscode" / "session.mjs"
@@ -64,14 +66,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     workspace = base / "kb"
     shutil.copytree(REPO / "tests" / "fixtures" / "kb", workspace)
     (workspace / ".git").mkdir()
-    (workspace / "src").mkdir()
-    (workspace / "src" / "main.py").write_text(
-        "from payments import RequestQueue\n"
-        "\n"
-        "def settle(self, settlement_window):\n"
-        "    queue = RequestQueue()\n"
-        "    return queue.pop(self)\n"
-    )
+    add_code_file(workspace)
     # Every contributed setting set explicitly, so that each one travels to the server.
     (workspace / ".vscode").mkdir()
     server = f'"{sys.executable}" -m lore serve'

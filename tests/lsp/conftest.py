@@ -23,6 +23,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
 from conftest import index_shared
+from support.workspace import add_code_file
 
 SERVER = [sys.executable, "-m", "lore", "serve"]
 CLIENTS = ["visual_studio_code", "neovim"]
@@ -135,14 +136,7 @@ async def start(
 
 @pytest.fixture
 def workspace(kb_root: Path) -> Path:
-    (kb_root / "src").mkdir()
-    (kb_root / "src" / "main.py").write_text(
-        "from payments import RequestQueue\n"
-        "\n"
-        "def settle(self, settlement_window):\n"
-        "    queue = RequestQueue()\n"
-        "    return queue.pop(self)\n"
-    )
+    add_code_file(kb_root)
     return kb_root
 
 

@@ -180,6 +180,17 @@ class Editor(RawServer):
             }
         )
 
+    def change(self, path: Path, text: str) -> None:
+        """Replace the whole text, as editors with full document sync do."""
+        document = {"uri": path.as_uri(), "version": 2}
+        changes = [{"text": text}]
+        self.send(
+            {
+                "method": "textDocument/didChange",
+                "params": {"textDocument": document, "contentChanges": changes},
+            }
+        )
+
     def hover(self, msg_id: int, path: Path, line: int, character: int) -> str | None:
         position = {"line": line, "character": character}
         self.send(
@@ -224,14 +235,15 @@ def test_the_first_hover_does_not_wait_for_the_server_to_load(
     first = editor.hover(2, index, 2, 14)  # [the queue](guide/queue.md)
     assert first is not None and first.startswith("**Request queue**")
     assert "orders work by priority" in first
-    word = editor.hover(3, index, 0, 4)  # "Handbook": a word, not a link
     assert editor.server_requests == ["workspace/configuration"]  # for the editor's settings
+    editor.change(index, "# Handbook\n\nSee [the cache](cache.md).\n")
+    edited = editor.hover(6, index, 2, 8)  # the buffer as edited, not the file
+    assert edited is not None and edited.startswith("**Response cache**")
 
     gate.open()  # the server loads, takes over, and answers the same
     assert editor.symbols("handbook") == ["Handbook"]
     assert "window/workDoneProgress/create" in editor.server_requests
-    assert editor.hover(4, index, 2, 14) == first
-    assert editor.hover(5, index, 0, 4) == word
+    assert editor.hover(7, index, 2, 8) == edited
     editor.close()
 
 

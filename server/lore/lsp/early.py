@@ -254,8 +254,8 @@ class EarlyHovers:
             )
         elif method in ("shutdown", "exit"):
             self.close_library()  # what follows is the server's to refuse
-        elif isinstance(params, dict):
-            self._track_document(method, params)
+        elif isinstance(params, dict) and message.get("jsonrpc") == "2.0" and "id" not in message:
+            self._track_document(method, params)  # as the server will (it refuses the rest)
         return False
 
     def _track_document(self, method: Any, params: dict[str, Any]) -> None:
@@ -267,12 +267,9 @@ class EarlyHovers:
             self.documents[uri] = document["text"]
         elif method == "textDocument/didChange":
             changes = params.get("contentChanges")
-            whole = (
-                [c["text"] for c in changes if isinstance(c, dict) and "range" not in c]
-                if isinstance(changes, list)
-                else []
-            )
-            if whole and len(whole) == len(changes) and isinstance(whole[-1], str):
+            changes = changes if isinstance(changes, list) else []
+            whole = [c.get("text") for c in changes if isinstance(c, dict) and "range" not in c]
+            if whole and len(whole) == len(changes) and all(isinstance(t, str) for t in whole):
                 self.documents[uri] = whole[-1]
             else:
                 self.documents.pop(uri, None)  # an edit of a range: the server applies it

@@ -99,9 +99,33 @@ def test_embedding_resumes_where_it_stopped_and_forgets_deleted_sections(
 
     (kb_root / "runbooks" / "ledger-outage.md").unlink()
     kb.index()
-    again = kb.embed_sections()
-    assert again.added == 0 and again.done
-    assert stored_count(kb) == again.total < rest.total
+    kb.close()
+    # A new process reads every section's key, and deletes the vectors no section uses.
+    with open_kb(kb_root) as reopened:
+        again = reopened.embed_sections()
+        assert again.added == 0 and again.done
+        assert stored_count(reopened) == again.total < rest.total
+
+
+def test_after_an_edit_only_the_new_sections_are_read_and_embedded(
+    kb: KnowledgeBase, kb_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb.embed_sections()
+    runbook = kb_root / "runbooks" / "ledger-outage.md"
+    runbook.write_text(runbook.read_text() + "\n## Aftermath\n\nWrite the incident review.\n")
+    kb.index()
+    scans = []
+    real = semantic._unit_keys_in_order
+    monkeypatch.setattr(
+        semantic,
+        "_unit_keys_in_order",
+        lambda kb, after=0: scans.append(after) or real(kb, after),
+    )
+    progress = kb.embed_sections()
+    assert scans and all(after > 0 for after in scans)  # no full scan
+    # The edited page's sections are new chunks; only the new and changed units are embedded.
+    assert 1 <= progress.added <= len(kb.chunks_of("runbooks/ledger-outage.md"))
+    assert progress.done
 
 
 def test_a_cancelled_run_stops_between_batches_and_keeps_them(kb: KnowledgeBase) -> None:

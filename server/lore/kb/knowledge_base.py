@@ -75,6 +75,7 @@ class KnowledgeBase(BaseKnowledgeBase):
         self._reembedded = False
         self.embedding: dict[str, Any] | None = None
         """Sections embedded for reranking, as of the last batch this process stored."""
+        self._embed_queue = semantic_.EmbedQueue()
         self.catalog: Catalog
         self.fulltext: FullText
 
@@ -322,7 +323,9 @@ class KnowledgeBase(BaseKnowledgeBase):
             if progress is not None:
                 progress(state)
 
-        return semantic_.embed_pending(self, cancelled=cancelled, progress=record, limit=limit)
+        return semantic_.embed_pending(
+            self, self._embed_queue, cancelled=cancelled, progress=record, limit=limit
+        )
 
     def store_unit_vectors(self, items: Iterable[tuple[str, bytes]]) -> None:
         with self._write_lock, self.catalog.transaction() as db:

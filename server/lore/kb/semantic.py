@@ -187,14 +187,33 @@ def stored(db: Any, keys: Iterable[str]) -> dict[str, bytes]:
 _UNIT_COLUMNS = "d.title, c.heading_path, substr(c.text, 1, ?)"
 
 
-def _unit_keys_in_order(kb: KnowledgeBase) -> list[tuple[str, int]]:
-    """``(key, chunk_id)`` of every distinct unit, pages' first sections first (they answer
-    most questions, so the store is useful long before it is complete), then in index order.
-    Streamed, and only keys are kept: a large knowledge base has 150,000 sections."""
+class EmbedQueue:
+    """What is left to embed in one knowledge base, kept between runs in one process.
+
+    The first run reads every section's key (seconds of CPU on a large knowledge base); later
+    runs read only the sections indexed since (chunk ids only grow), which go first: a page
+    just edited is the one its author asks about.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, int]] | None = None
+        """``(key, chunk_id)`` still to embed, the next one last (popped)."""
+        self.last_chunk_id = 0
+        self.total = 0
+        self.every_key: set[str] | None = None
+        """The keys of the first run's sections, to delete the stored vectors no section uses
+        once that run completes."""
+
+
+def _unit_keys_in_order(kb: KnowledgeBase, after: int = 0) -> tuple[list[tuple[str, int]], int]:
+    """``(key, chunk_id)`` of every distinct unit of the chunks past ``after``, pages' first
+    sections first (they answer most questions, so the store is useful long before it is
+    complete), then in index order; and the largest chunk id seen. Streamed, and only keys
+    are kept: a large knowledge base has 150,000 sections."""
     rows = kb.catalog.reader.execute(
         f"SELECT c.ordinal, c.id, {_UNIT_COLUMNS} FROM chunks c "
-        "JOIN documents d ON d.id = c.doc_id",
-        (UNIT_CHARS * 2,),
+        "JOIN documents d ON d.id = c.doc_id WHERE c.id > ?",
+        (UNIT_CHARS * 2, after),
     )
     keyed = [
         (ordinal > 0, ordinal > 2, chunk_id, unit_key(unit_text(title, split_path(path), text)))
@@ -204,12 +223,27 @@ def _unit_keys_in_order(kb: KnowledgeBase) -> list[tuple[str, int]]:
     keys: dict[str, int] = {}
     for *_order, chunk_id, key in keyed:
         keys.setdefault(key, chunk_id)
-    return list(keys.items())
+    last = max((row[2] for row in keyed), default=after)
+    return list(keys.items()), last
 
 
-def _stored_keys(db: Any) -> set[str]:
+def _stored_keys(db: Any, keys: Iterable[str] | None = None) -> set[str]:
+    """The keys that have a vector: all of them, or those among ``keys``."""
     try:
-        return {key for (key,) in db.execute(f"SELECT unit_hash FROM {TABLE}")}
+        if keys is None:
+            return {key for (key,) in db.execute(f"SELECT unit_hash FROM {TABLE}")}
+        wanted = list(keys)
+        found: set[str] = set()
+        for start in range(0, len(wanted), _LOOKUP_BATCH):
+            part = wanted[start : start + _LOOKUP_BATCH]
+            marks = ",".join("?" * len(part))
+            found.update(
+                key
+                for (key,) in db.execute(
+                    f"SELECT unit_hash FROM {TABLE} WHERE unit_hash IN ({marks})", part
+                )
+            )
+        return found
     except Exception as exc:  # noqa: BLE001 - an index written before the table existed
         if "no such table" in str(exc):
             return set()
@@ -226,8 +260,25 @@ def _unit_texts(kb: KnowledgeBase, chunk_ids: Sequence[int]) -> dict[int, str]:
     return {cid: unit_text(title, split_path(path), text) for cid, title, path, text in rows}
 
 
+def _refresh(kb: KnowledgeBase, queue: EmbedQueue) -> None:
+    db = kb.catalog.reader
+    if queue.pending is None:
+        units, queue.last_chunk_id = _unit_keys_in_order(kb)
+        have = _stored_keys(db)
+        queue.pending = [(key, cid) for key, cid in reversed(units) if key not in have]
+        queue.total = len(units)
+        queue.every_key = {key for key, _ in units}
+        return
+    units, queue.last_chunk_id = _unit_keys_in_order(kb, after=queue.last_chunk_id)
+    have = _stored_keys(db, (key for key, _ in units))
+    fresh = [(key, cid) for key, cid in units if key not in have]
+    queue.total += len(fresh)
+    queue.pending.extend(reversed(fresh))
+
+
 def embed_pending(
     kb: KnowledgeBase,
+    queue: EmbedQueue,
     *,
     batch: int = 16,
     cancelled: Callable[[], bool] | None = None,
@@ -235,34 +286,38 @@ def embed_pending(
     limit: int | None = None,
 ) -> EmbedProgress:
     """Embed the units that have no vector yet, committing every ``batch``; stops between
-    batches when ``cancelled`` says so (what was committed stays, so a killed run resumes
-    where it was). After a complete pass, vectors no chunk uses any more are deleted."""
+    batches when ``cancelled`` says so, or after ``limit`` units (what was committed stays, so
+    a killed run resumes where it was). After the first complete run, vectors no section uses
+    any more are deleted."""
     stop = cancelled or (lambda: False)
-    units = _unit_keys_in_order(kb)
-    have = _stored_keys(kb.catalog.reader)
-    missing = [(key, chunk_id) for key, chunk_id in units if key not in have]
-    state = EmbedProgress(len(units) - len(missing), len(units), 0, False)
-    del have
-    if limit is not None:
-        missing = missing[:limit]
-    model = encoder()
-    for start in range(0, len(missing), batch):
+    _refresh(kb, queue)
+    pending = queue.pending or []
+    state = EmbedProgress(queue.total - len(pending), queue.total, 0, False)
+    model = encoder() if pending else None
+    budget = len(pending) if limit is None else min(limit, len(pending))
+    while pending and budget > 0 and model is not None:
         if stop():
             return state
-        part = missing[start : start + batch]
+        count = min(batch, budget)
+        part = pending[-count:]
+        part.reverse()
         texts = _unit_texts(kb, [chunk_id for _, chunk_id in part])
-        part = [(key, texts[chunk_id]) for key, chunk_id in part if chunk_id in texts]
-        if part:  # else its chunks were re-indexed meanwhile: the next pass sees the new ones
-            vectors = model.embed([unit for _, unit in part])
+        units = [(key, texts[chunk_id]) for key, chunk_id in part if chunk_id in texts]
+        if units:  # else its chunks were re-indexed meanwhile: a later run sees the new ones
+            vectors = model.embed([unit for _, unit in units])
             kb.store_unit_vectors(
-                (key, vector.tobytes()) for (key, _), vector in zip(part, vectors, strict=True)
+                (key, vector.tobytes()) for (key, _), vector in zip(units, vectors, strict=True)
             )
-        state.embedded += len(part)
-        state.added += len(part)
+        del pending[-count:]
+        budget -= count
+        state.embedded += count
+        state.added += len(units)
         if progress is not None:
             progress(state)
-    if state.embedded == state.total:
-        kb.drop_unit_vectors_except({key for key, _ in units})
+    if not pending:
+        if queue.every_key is not None:
+            kb.drop_unit_vectors_except(queue.every_key)
+            queue.every_key = None
         state.done = True
     if progress is not None:
         progress(state)

@@ -224,3 +224,23 @@ def test_a_killed_indexer_loses_and_duplicates_nothing(tmp_path: Path, shared_ur
     assert chunks[0][0] == chunks[0][1], "no chunk written twice"
     expected = sum(n for (n,) in _rows(shared_url, "SELECT chunk_count FROM documents"))
     assert chunks[0][0] == expected
+
+
+def test_words_most_chunks_hold_are_left_out_of_matching(
+    kb_root: Path, shared_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lore.kb import postgres
+
+    monkeypatch.setattr(postgres, "COMMON_MIN_CHUNKS", 1)  # the fixture is small
+    index_shared(kb_root, shared_url)
+    common = json.loads(
+        dict(_rows(shared_url, "SELECT key, value FROM lore_meta"))["common_lexemes"]
+    )
+    assert "the" in common and "settlement" not in common
+    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+    try:
+        plain = kb._bm25("settlement window", 50)
+        assert kb._bm25("the settlement window", 50) == plain
+        assert kb._bm25("the", 50), "a query of common words only keeps them"
+    finally:
+        kb.close()

@@ -46,7 +46,7 @@ _EN_STEM = (
 )
 
 
-def _indexed_form(word: str) -> str:
+def indexed_form(word: str) -> str:
     tokens = _EN_STEM.analyze(word)
     return tokens[0] if tokens else word
 
@@ -159,7 +159,7 @@ class FullText:
         if searcher.num_docs < COMMON_MIN_CHUNKS:
             return words
         most = COMMON_SHARE * searcher.num_docs
-        rare = [w for w in words if searcher.doc_freq("body", _indexed_form(w)) <= most]
+        rare = [w for w in words if searcher.doc_freq("body", indexed_form(w)) <= most]
         return rare or words
 
     def search(

@@ -44,7 +44,7 @@ from lore.config import Settings
 from lore.kb import index_dir
 from lore.kb.base import CHUNK_COLUMNS, BaseKnowledgeBase
 from lore.kb.catalog import Catalog, TitleTerm, chunk_for_line, join_path
-from lore.kb.fulltext import query_words
+from lore.kb.fulltext import COMMON_MIN_CHUNKS, COMMON_SHARE, indexed_form, query_words
 from lore.kb.indexer import run_index
 from lore.kb.knowledge_base import IndexBusyError, IndexError_
 from lore.kb.paths import link_destination
@@ -345,11 +345,34 @@ class SharedIndex:
         progress: Callable[[IndexProgress], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> IndexReport:
+        before = self._generation
         report = run_index(self, progress=progress, cancelled=cancelled)
+        if self._generation != before or _meta(self._conn, "common_lexemes") is None:
+            self._record_common_lexemes()
+            report.generation = self._generation
         report.repaired = self.rebuilt
         report.reembedded = bool(self.rebuilt) and "changed" in (self.rebuilt or "")
         _set_meta(self._conn, "last_index", json.dumps(report.to_json()))
         return report
+
+    def _record_common_lexemes(self) -> None:
+        """Record the words in more than ``COMMON_SHARE`` of the chunks (none in a small
+        index), as the local full-text index leaves them out of matching: readers drop them
+        from queries, where they cost most of the ranking and move no score."""
+        with self._conn.transaction():
+            chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            common: list[str] = []
+            if chunks >= COMMON_MIN_CHUNKS:
+                common = [
+                    word
+                    for (word,) in self._conn.execute(
+                        "SELECT word FROM ts_stat('SELECT search FROM chunks') "
+                        "WHERE ndoc > %s ORDER BY word",
+                        (COMMON_SHARE * chunks,),
+                    )
+                ]
+            _set_meta(self._conn, "common_lexemes", json.dumps(common))
+            self._bump()
 
     # --- what run_index asks of its target --------------------------------------------------
 
@@ -511,6 +534,7 @@ class SharedKnowledgeBase(BaseKnowledgeBase):
         self._sync_lock = threading.Lock()
         self._generation = 0
         self._chunks = 0
+        self._common: set[str] = set()
         self._frequency: dict[str, int] = {}
 
     @classmethod
@@ -602,6 +626,7 @@ class SharedKnowledgeBase(BaseKnowledgeBase):
             generation = int(_meta(pg, "generation") or 0)
             instance = _meta(pg, "instance") or ""
             chunks = pg.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            common = set(json.loads(_meta(pg, "common_lexemes") or "[]"))
             mirror = self.catalog
             if mirror.get_meta("instance") != instance:
                 with mirror.transaction() as db:
@@ -631,6 +656,7 @@ class SharedKnowledgeBase(BaseKnowledgeBase):
                     )
                 mirror.set_meta(db, "generation", generation)
         self._chunks = chunks
+        self._common = common
         self._frequency = {}
         self._generation = generation
         if gone or new:
@@ -647,18 +673,21 @@ class SharedKnowledgeBase(BaseKnowledgeBase):
 
     def _bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         words = query_words(query)
+        # Words most chunks hold are left out, as the local backend does (all kept when every
+        # word is that common).
+        words = [w for w in words if indexed_form(w) not in self._common] or words
         if not words:
             return []
         s = self.settings.search
         # ts_rank's weights are {D, C, B, A}: body, unused, heading path, title; at most 1.
         weights = [1.0, 0.0, min(s.heading_boost, 1.0), min(s.title_boost, 1.0)]
-        # Any word matches (as BM25 does), each stemmed and stop-worded by the configuration.
-        either = " || ".join([f"plainto_tsquery('{TEXT_SEARCH_CONFIG}', %s)"] * len(words))
+        # Any word matches (as BM25 does), each stemmed by the configuration. The words are
+        # \w+ runs, which hold no tsquery operator.
         rows = self._query(
             "SELECT c.id, ts_rank(%s::float4[], c.search, q, 1) AS score "
-            f"FROM chunks c, ({'SELECT ' + either}) AS w(q) "
+            f"FROM chunks c, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
             "WHERE c.search @@ q ORDER BY score DESC, c.id LIMIT %s",
-            (weights, *words, k),
+            (weights, " | ".join(words), k),
         )
         return [(chunk_id, float(score)) for chunk_id, score in rows]
 

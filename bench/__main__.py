@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from bench import crash, workloads
+from bench import crash, shared_kb, workloads
 from bench.answers import evaluate_answers
 from bench.data import REPO, WORK, aws_docs
 from bench.retrieval import evaluate_scifact
@@ -36,6 +36,7 @@ WORKLOADS = (
     "scale",
     "crash",
     "answers",
+    "shared",
 )
 DOC = REPO / "docs" / "benchmarks.md"
 PLOT = REPO / "docs" / "bench-scale.png"
@@ -142,6 +143,18 @@ def run(selected: list[str], quick: bool) -> dict[str, Any]:
         ),
     )
     step("crash", lambda: crash_run(quick))
+    step(
+        "shared",
+        lambda: asyncio.run(
+            shared_kb.shared_vs_local(
+                main_root,
+                n_hover=300 if quick else 1000,
+                n_completion=150 if quick else 500,
+                n_search=100 if quick else 300,
+                n_ask=20 if quick else 50,
+            )
+        ),
+    )
     step(
         "scale",
         lambda: [
@@ -493,10 +506,12 @@ def _replace_section(text: str, name: str, body: str) -> str:
 def update_doc(r: dict[str, Any]) -> None:
     """Rewrite the sections of the workloads that ran; the others keep their last figures."""
     text = DOC.read_text(encoding="utf-8")
-    if any(name in r for name in WORKLOADS if name != "answers"):
+    if any(name in r for name in WORKLOADS if name not in ("answers", "shared")):
         text = _replace_section(text, "bench", render(r))
     if "answers" in r:
         text = _replace_section(text, "bench:answers", render_answers(r))
+    if "shared" in r:
+        text = _replace_section(text, "bench:shared", shared_kb.render(r))
     DOC.write_text(text, encoding="utf-8")
 
 

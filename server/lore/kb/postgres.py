@@ -718,6 +718,12 @@ class SharedKnowledgeBase(BaseKnowledgeBase):
         records = (self._chunk(row) for row in rows)
         return {r.chunk_id: r for r in records}
 
+    def _pages(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        if not chunk_ids:
+            return {}
+        rows = self._query("SELECT id, doc_id FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),))
+        return dict(rows)
+
     def neighbours(self, chunk_id: int, before: int = 1, after: int = 1) -> list[ChunkRecord]:
         rows = self._query(
             f"SELECT {CHUNK_COLUMNS} FROM chunks me JOIN chunks c ON c.doc_id = me.doc_id "

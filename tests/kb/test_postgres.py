@@ -18,6 +18,7 @@ import pytest
 
 from conftest import index_shared
 from lore.config import load_settings
+from lore.kb.fulltext import query_words
 from lore.kb.knowledge_base import IndexBusyError
 from lore.kb.postgres import (
     SCHEMA_VERSION,
@@ -242,5 +243,23 @@ def test_words_most_chunks_hold_are_left_out_of_matching(
         plain = kb._bm25("settlement window", 50)
         assert kb._bm25("the settlement window", 50) == plain
         assert kb._bm25("the", 50), "a query of common words only keeps them"
+    finally:
+        kb.close()
+
+
+def test_ranking_those_with_two_words_first_keeps_the_best(kb_root: Path, shared_url: str) -> None:
+    index_shared(kb_root, shared_url)
+    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+    try:
+        for question in (
+            "what happens to the ledger during the settlement window",
+            "how does the request queue order work by priority",
+            "who approves a retry budget change for payments",
+        ):
+            words = query_words(question)
+            assert kb._bm25(question, 3) == kb._ranked(words, 3), question
+        # Whatever the words, the query is well-formed (a bad one would raise here).
+        for odd in ("___ __init__ foo_bar x", "é ü 北京 1e10 a'b", "and or not <-> ! & |"):
+            kb._bm25(odd, 3)
     finally:
         kb.close()

@@ -27,6 +27,7 @@ A URL's password never reaches a log, an error message or a status: see :func:`r
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -59,6 +60,8 @@ TEXT_SEARCH_CONFIG = "lore_english"
 WRITER_LOCK_KEY = 0x4C6F7265  # "Lore"
 CONNECT_TIMEOUT_S = 5
 MIRROR_FILE = index_dir.DB_FILES[0]
+# Queries of up to this many words rank the chunks that hold two of them first (66 pairs).
+MAX_PAIRED_WORDS = 12
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -678,16 +681,29 @@ class SharedKnowledgeBase(BaseKnowledgeBase):
         words = [w for w in words if indexed_form(w) not in self._common] or words
         if not words:
             return []
+        if 3 <= len(words) <= MAX_PAIRED_WORDS:
+            # The best of an any-word match hold two of the words or more: rank those first,
+            # a fraction of the rows, and every matching row only when they are too few.
+            pairs = " | ".join(f"({a} & {b})" for a, b in itertools.combinations(words, 2))
+            ranked = self._ranked(words, k, among=pairs)
+            if len(ranked) >= k:
+                return ranked
+        return self._ranked(words, k)
+
+    def _ranked(
+        self, words: list[str], k: int, among: str | None = None
+    ) -> list[tuple[int, float]]:
+        """``ts_rank`` of the chunks that hold any of ``words`` (those that match ``among``,
+        when given), best first. The words are ``\\w+`` runs: no tsquery operator."""
         s = self.settings.search
         # ts_rank's weights are {D, C, B, A}: body, unused, heading path, title; at most 1.
         weights = [1.0, 0.0, min(s.heading_boost, 1.0), min(s.title_boost, 1.0)]
-        # Any word matches (as BM25 does), each stemmed by the configuration. The words are
-        # \w+ runs, which hold no tsquery operator.
+        matching = f"to_tsquery('{TEXT_SEARCH_CONFIG}', %s)"
         rows = self._query(
             "SELECT c.id, ts_rank(%s::float4[], c.search, q, 1) AS score "
-            f"FROM chunks c, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
-            "WHERE c.search @@ q ORDER BY score DESC, c.id LIMIT %s",
-            (weights, " | ".join(words), k),
+            f"FROM chunks c, {matching} AS q, {matching} AS m "
+            "WHERE c.search @@ m ORDER BY score DESC, c.id LIMIT %s",
+            (weights, " | ".join(words), among or " | ".join(words), k),
         )
         return [(chunk_id, float(score)) for chunk_id, score in rows]
 

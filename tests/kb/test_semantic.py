@@ -119,7 +119,7 @@ def test_after_an_edit_only_the_new_sections_are_read_and_embedded(
     monkeypatch.setattr(
         semantic,
         "_unit_keys_in_order",
-        lambda kb, after=0: scans.append(after) or real(kb, after),
+        lambda kb, after=0, pause=lambda: None: scans.append(after) or real(kb, after, pause),
     )
     progress = kb.embed_sections()
     assert scans and all(after > 0 for after in scans)  # no full scan
@@ -148,3 +148,26 @@ def test_the_background_job_embeds_after_a_wake_and_stops_on_close(kb: Knowledge
     assert finished.wait(60)
     job.close()
     assert stored_count(kb) == kb.status()["semantic"]["total"]
+
+
+def test_the_background_job_gives_way_while_requests_are_served(kb: KnowledgeBase) -> None:
+    busy = True
+    asked = threading.Event()
+    finished = threading.Event()
+
+    def quiet() -> bool:
+        asked.set()
+        return not busy
+
+    def progress(_kb: KnowledgeBase, state: semantic.EmbedProgress) -> None:
+        if state.done:
+            finished.set()
+
+    job = semantic.BackgroundEmbedder(lambda: [kb], progress, quiet=quiet)
+    job.wake()
+    assert asked.wait(60)
+    assert stored_count(kb) == 0  # nothing embedded while the server is busy
+    busy = False
+    assert finished.wait(60)
+    job.close()
+    assert stored_count(kb) == kb.status()["semantic"]["total"] > 0

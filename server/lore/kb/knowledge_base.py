@@ -312,6 +312,7 @@ class KnowledgeBase(BaseKnowledgeBase):
         cancelled: Callable[[], bool] | None = None,
         progress: Callable[[semantic_.EmbedProgress], None] | None = None,
         limit: int | None = None,
+        pause: Callable[[], None] | None = None,
     ) -> semantic_.EmbedProgress:
         """Embed the sections' units that have no vector yet (see ``semantic.embed_pending``).
         Raises ``IndexBusyError`` when read-only."""
@@ -324,7 +325,7 @@ class KnowledgeBase(BaseKnowledgeBase):
                 progress(state)
 
         return semantic_.embed_pending(
-            self, self._embed_queue, cancelled=cancelled, progress=record, limit=limit
+            self, self._embed_queue, cancelled=cancelled, progress=record, limit=limit, pause=pause
         )
 
     def store_unit_vectors(self, items: Iterable[tuple[str, bytes]]) -> None:

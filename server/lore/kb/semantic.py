@@ -185,6 +185,9 @@ def stored(db: Any, keys: Iterable[str]) -> dict[str, bytes]:
 
 
 _UNIT_COLUMNS = "d.title, c.heading_path, substr(c.text, 1, ?)"
+_SCAN_PAGE = 2000
+"""Sections whose keys are read between two pauses."""
+_GIVE_WAY_POLL_S = 0.05
 
 
 class EmbedQueue:
@@ -205,20 +208,30 @@ class EmbedQueue:
         once that run completes."""
 
 
-def _unit_keys_in_order(kb: KnowledgeBase, after: int = 0) -> tuple[list[tuple[str, int]], int]:
+def _unit_keys_in_order(
+    kb: KnowledgeBase, after: int = 0, pause: Callable[[], None] = lambda: None
+) -> tuple[list[tuple[str, int]], int]:
     """``(key, chunk_id)`` of every distinct unit of the chunks past ``after``, pages' first
     sections first (they answer most questions, so the store is useful long before it is
-    complete), then in index order; and the largest chunk id seen. Streamed, and only keys
-    are kept: a large knowledge base has 150,000 sections."""
-    rows = kb.catalog.reader.execute(
-        f"SELECT c.ordinal, c.id, {_UNIT_COLUMNS} FROM chunks c "
-        "JOIN documents d ON d.id = c.doc_id WHERE c.id > ?",
-        (UNIT_CHARS * 2, after),
-    )
-    keyed = [
-        (ordinal > 0, ordinal > 2, chunk_id, unit_key(unit_text(title, split_path(path), text)))
-        for ordinal, chunk_id, title, path, text in rows
-    ]
+    complete), then in index order; and the largest chunk id seen. Read in pages, with
+    ``pause`` between them, and only keys are kept: a large knowledge base has 150,000
+    sections, seconds of CPU."""
+    keyed: list[tuple[bool, bool, int, str]] = []
+    last_read = after
+    while True:
+        rows = kb.catalog.reader.execute(
+            f"SELECT c.ordinal, c.id, {_UNIT_COLUMNS} FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?",
+            (UNIT_CHARS * 2, last_read, _SCAN_PAGE),
+        ).fetchall()
+        keyed.extend(
+            (ordinal > 0, ordinal > 2, chunk_id, unit_key(unit_text(title, split_path(path), text)))
+            for ordinal, chunk_id, title, path, text in rows
+        )
+        if len(rows) < _SCAN_PAGE:
+            break
+        last_read = rows[-1][1]
+        pause()
     keyed.sort()
     keys: dict[str, int] = {}
     for *_order, chunk_id, key in keyed:
@@ -260,16 +273,16 @@ def _unit_texts(kb: KnowledgeBase, chunk_ids: Sequence[int]) -> dict[int, str]:
     return {cid: unit_text(title, split_path(path), text) for cid, title, path, text in rows}
 
 
-def _refresh(kb: KnowledgeBase, queue: EmbedQueue) -> None:
+def _refresh(kb: KnowledgeBase, queue: EmbedQueue, pause: Callable[[], None]) -> None:
     db = kb.catalog.reader
     if queue.pending is None:
-        units, queue.last_chunk_id = _unit_keys_in_order(kb)
+        units, queue.last_chunk_id = _unit_keys_in_order(kb, pause=pause)
         have = _stored_keys(db)
         queue.pending = [(key, cid) for key, cid in reversed(units) if key not in have]
         queue.total = len(units)
         queue.every_key = {key for key, _ in units}
         return
-    units, queue.last_chunk_id = _unit_keys_in_order(kb, after=queue.last_chunk_id)
+    units, queue.last_chunk_id = _unit_keys_in_order(kb, queue.last_chunk_id, pause)
     have = _stored_keys(db, (key for key, _ in units))
     fresh = [(key, cid) for key, cid in units if key not in have]
     queue.total += len(fresh)
@@ -284,18 +297,21 @@ def embed_pending(
     cancelled: Callable[[], bool] | None = None,
     progress: Callable[[EmbedProgress], None] | None = None,
     limit: int | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> EmbedProgress:
     """Embed the units that have no vector yet, committing every ``batch``; stops between
     batches when ``cancelled`` says so, or after ``limit`` units (what was committed stays, so
     a killed run resumes where it was). After the first complete run, vectors no section uses
-    any more are deleted."""
+    any more are deleted. ``pause`` is called between steps, and may block to give way."""
     stop = cancelled or (lambda: False)
-    _refresh(kb, queue)
+    give_way = pause or (lambda: None)
+    _refresh(kb, queue, give_way)
     pending = queue.pending or []
     state = EmbedProgress(queue.total - len(pending), queue.total, 0, False)
     model = encoder() if pending else None
     budget = len(pending) if limit is None else min(limit, len(pending))
     while pending and budget > 0 and model is not None:
+        give_way()
         if stop():
             return state
         count = min(batch, budget)
@@ -336,20 +352,23 @@ def lower_this_threads_priority() -> None:
 class BackgroundEmbedder:
     """One thread that keeps the sections of the writable knowledge bases embedded.
 
-    It runs at the lowest CPU priority and in one onnxruntime thread, so hovers and searches
-    never wait for it; it holds the index's write lock only to store a batch (a few dozen
-    milliseconds). ``wake`` after every index run: the pass in progress stops after its batch
-    and starts again, so that new sections are embedded soon. ``progress`` is called with each
-    committed batch.
+    It runs at the lowest CPU priority and in one onnxruntime thread, and it holds the index's
+    write lock only to store a batch (a few dozen milliseconds). Between batches it waits until
+    ``quiet()`` says no request is being served: the thread shares the interpreter with the
+    requests, and running beside them doubled the latency of workspace symbols. ``wake`` after
+    every index run: the pass in progress stops after its batch and starts again, so that new
+    sections are embedded soon. ``progress`` is called with each committed batch.
     """
 
     def __init__(
         self,
         bases: Callable[[], Sequence[KnowledgeBase]],
         progress: Callable[[KnowledgeBase, EmbedProgress], None] | None = None,
+        quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self._bases = bases
         self._progress = progress
+        self._quiet = quiet
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lore-embed", daemon=True)
@@ -367,6 +386,11 @@ class BackgroundEmbedder:
     def _interrupted(self) -> bool:
         return self._stop.is_set() or self._wake.is_set()
 
+    def _give_way(self) -> None:
+        """Return once no request is being served, or when the pass is interrupted."""
+        while not self._quiet() and not self._interrupted():
+            self._wake.wait(_GIVE_WAY_POLL_S)
+
     def _run(self) -> None:
         lower_this_threads_priority()
         while not self._stop.is_set():
@@ -380,6 +404,7 @@ class BackgroundEmbedder:
                 try:
                     kb.embed_sections(
                         cancelled=self._interrupted,
+                        pause=self._give_way,
                         progress=(lambda p, kb=kb: self._progress(kb, p))
                         if self._progress
                         else None,

@@ -286,7 +286,7 @@ def _embed_sections(ls: LoreServer) -> None:
                 )
                 loop.call_soon_threadsafe(ls.window_log_message, message)
 
-        ls.section_embedder = semantic_.BackgroundEmbedder(ls.bases, done)
+        ls.section_embedder = semantic_.BackgroundEmbedder(ls.bases, done, quiet=ls.quiet)
     ls.section_embedder.wake()
 
 

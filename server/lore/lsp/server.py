@@ -55,6 +55,8 @@ COMMAND_ALIASES = {
 
 INTERACTIVE_METHODS = frozenset({"hover", "completion", "completionItem/resolve"})
 """Methods measured under these names wait at most ``queue.interactive_deadline_ms``."""
+QUIET_AFTER_S = 0.5
+"""How long after the last answer background work may run again."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,10 @@ class LoreServer(LanguageServer):
         self.section_embedder: Any = None
         """The background job that embeds sections for reranking
         (``lore.kb.semantic.BackgroundEmbedder``), started after the first index run."""
+        self.requests_in_flight = 0
+        self.last_request_end = 0.0
+        """``time.monotonic()`` when the last request was answered; with the count above, what
+        ``quiet`` reads from the background job's thread."""
         self.tasks: set[asyncio.Task] = set()
         """Background tasks kept alive (and their failures logged) until they end."""
         self.pending_changes: set[Path] = set()
@@ -229,6 +235,7 @@ class LoreServer(LanguageServer):
         record how long it all took under ``method``, and whether it failed."""
         started = time.perf_counter()
         outcome = "ok"
+        self.requests_in_flight += 1
         try:
             await self.until_ready(method)
             yield
@@ -239,7 +246,17 @@ class LoreServer(LanguageServer):
             outcome = "error"
             raise
         finally:
+            self.requests_in_flight -= 1
+            self.last_request_end = time.monotonic()
             self.latencies.record(method, time.perf_counter() - started, outcome=outcome)
+
+    def quiet(self) -> bool:
+        """No request is being served, nor was one in the last moment (requests come in
+        bursts, as the user types or moves): background work may run."""
+        return (
+            self.requests_in_flight == 0
+            and time.monotonic() - self.last_request_end > QUIET_AFTER_S
+        )
 
     def start_io(
         self,

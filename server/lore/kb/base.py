@@ -264,15 +264,7 @@ class BaseKnowledgeBase(ABC):
                 chosen.append(term_id)
                 if len(chosen) >= limit:
                     break
-        if not chosen:
-            return []
-        rows = db.execute(
-            f"SELECT t.id, {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
-            f"WHERE t.id IN ({','.join('?' * len(chosen))})",
-            chosen,
-        )
-        by_id = {row[0]: self._term(row[1:]) for row in rows}
-        return [by_id[term_id] for term_id in chosen if term_id in by_id]
+        return self._terms_by_id(chosen)
 
     def headings(self, query: str = "", limit: int = 200) -> list[TermRecord]:
         """Headings and page titles whose text contains ``query`` (case-insensitive), the
@@ -332,15 +324,7 @@ class BaseKnowledgeBase(ABC):
             if order < best.get((doc_id, text), (3, 0, 0)):
                 best[(doc_id, text)] = order
         chosen = [term_id for _, _, term_id in sorted(best.values())[:limit]]
-        if not chosen:
-            return []
-        rows = db.execute(
-            f"SELECT t.id, {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
-            f"WHERE t.id IN ({','.join('?' * len(chosen))})",
-            chosen,
-        )
-        by_id = {row[0]: self._term(row[1:]) for row in rows}
-        return [by_id[term_id] for term_id in chosen if term_id in by_id]
+        return self._terms_by_id(chosen)
 
     def heading_by_anchor(self, path: str, anchor: str) -> TermRecord | None:
         """The heading of the document at ``path`` whose anchor is ``anchor``."""
@@ -350,6 +334,18 @@ class BaseKnowledgeBase(ABC):
             (path, anchor),
         ).fetchone()
         return self._term(row) if row else None
+
+    def _terms_by_id(self, ids: list[int]) -> list[TermRecord]:
+        """The terms ``ids`` names, read in full, in that order."""
+        if not ids:
+            return []
+        rows = self.catalog.reader.execute(
+            f"SELECT t.id, {_TERM_COLUMNS} FROM terms t JOIN documents d ON d.id = t.doc_id "
+            f"WHERE t.id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        by_id = {row[0]: self._term(row[1:]) for row in rows}
+        return [by_id[term_id] for term_id in ids if term_id in by_id]
 
     def _term(self, row: tuple) -> TermRecord:
         text, normalized, kind, path, title, heading_path, line, anchor, chunk_id = row

@@ -11,16 +11,7 @@ import pytest
 from lore.config import load_settings
 from lore.kb.knowledge_base import IndexBusyError, IndexError_, KnowledgeBase
 
-
-def open_kb(root: Path, **overlay) -> KnowledgeBase:
-    return KnowledgeBase.open(root, load_settings(root, overlay))
-
-
-@pytest.fixture
-def kb(kb_root: Path):
-    with open_kb(kb_root) as kb:
-        kb.index()
-        yield kb
+from .conftest import open_kb
 
 
 def test_first_index_reads_every_file(kb_root: Path) -> None:

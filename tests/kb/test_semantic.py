@@ -8,26 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lore.config import load_settings
 from lore.kb import semantic
 from lore.kb.knowledge_base import KnowledgeBase
 from lore.kb.lookup import Library
 from lore.raise_.pipeline import Pipeline
 
+from .conftest import open_kb
+
 pytestmark = pytest.mark.skipif(not semantic.available(), reason="the model is not installed")
 
 QUESTION = "How do I recover the ledger after an outage?"
-
-
-def open_kb(root: Path, **overlay) -> KnowledgeBase:
-    return KnowledgeBase.open(root, load_settings(root, overlay))
-
-
-@pytest.fixture
-def kb(kb_root: Path):
-    with open_kb(kb_root) as kb:
-        kb.index()
-        yield kb
 
 
 def stored_count(kb: KnowledgeBase) -> int:

@@ -88,25 +88,29 @@ def test_a_chunking_change_rebuilds(kb_root: Path, shared_url: str) -> None:
         assert target.index().indexed == 6
 
 
+def open_shared(root: Path, url: str) -> SharedKnowledgeBase:
+    """A reader of the knowledge base that ``url`` holds, for ``root``'s settings."""
+    return SharedKnowledgeBase.open(url, root, load_settings(root))
+
+
 def test_a_newer_schema_is_refused(kb_root: Path, shared_url: str) -> None:
     index_shared(kb_root, shared_url)
     with psycopg.connect(shared_url, autocommit=True) as conn:
         conn.execute("INSERT INTO lore_schema (version, description) VALUES (99, 'future')")
     with pytest.raises(SharedKbError, match="schema version 99"):
-        SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+        open_shared(kb_root, shared_url)
     with pytest.raises(SharedKbError, match="upgrade Lore"):
         SharedIndex.open(shared_url, kb_root, load_settings(kb_root))
 
 
 def test_an_empty_database_says_to_index_first(kb_root: Path, shared_url: str) -> None:
     with pytest.raises(SharedKbError, match="lore index --to"):
-        SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
+        open_shared(kb_root, shared_url)
 
 
 def test_readers_follow_the_generation_in_their_mirror(kb_root: Path, shared_url: str) -> None:
     index_shared(kb_root, shared_url)
-    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
-    try:
+    with open_shared(kb_root, shared_url) as kb:
         assert not kb.lookup_terms("MergeFreeze")
         assert kb.refresh() is False
         (kb_root / "freeze.md").write_text("# Merge freeze\n\nNo merges on Fridays.\n")
@@ -121,36 +125,28 @@ def test_readers_follow_the_generation_in_their_mirror(kb_root: Path, shared_url
         assert kb.refresh() is True
         assert not kb.lookup_terms("MergeFreeze")
         assert not kb.headings("Merge freeze")
-    finally:
-        kb.close()
 
 
 def test_readers_cannot_write(kb_root: Path, shared_url: str) -> None:
     index_shared(kb_root, shared_url)
-    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
-    try:
+    with open_shared(kb_root, shared_url) as kb:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             kb._conn().execute("DELETE FROM documents")
         with pytest.raises(IndexBusyError, match="lore index --to"):
             kb.index()
-    finally:
-        kb.close()
 
 
 def test_a_password_never_shows(kb_root: Path, shared_url: str) -> None:
     with_password = shared_url.replace("lore@", "lore:hunter2-secret@")
     index_shared(kb_root, with_password)
-    kb = SharedKnowledgeBase.open(with_password, kb_root, load_settings(kb_root))
-    try:
+    with open_shared(kb_root, with_password) as kb:
         status = json.dumps(kb.status())
-    finally:
-        kb.close()
     assert "hunter2" not in status and redact(with_password) in status
     with socket.socket() as s:  # a port where nothing listens
         s.bind(("127.0.0.1", 0))
         nowhere = f"postgresql://lore:hunter2-secret@127.0.0.1:{s.getsockname()[1]}/kb"
     with pytest.raises(SharedKbError) as failure:
-        SharedKnowledgeBase.open(nowhere, kb_root, load_settings(kb_root))
+        open_shared(kb_root, nowhere)
     assert "hunter2" not in str(failure.value) and "cannot connect" in str(failure.value)
 
 
@@ -238,19 +234,15 @@ def test_words_most_chunks_hold_are_left_out_of_matching(
         dict(_rows(shared_url, "SELECT key, value FROM lore_meta"))["common_lexemes"]
     )
     assert "the" in common and "settlement" not in common
-    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
-    try:
+    with open_shared(kb_root, shared_url) as kb:
         plain = kb._bm25("settlement window", 50)
         assert kb._bm25("the settlement window", 50) == plain
         assert kb._bm25("the", 50), "a query of common words only keeps them"
-    finally:
-        kb.close()
 
 
 def test_ranking_those_with_two_words_first_keeps_the_best(kb_root: Path, shared_url: str) -> None:
     index_shared(kb_root, shared_url)
-    kb = SharedKnowledgeBase.open(shared_url, kb_root, load_settings(kb_root))
-    try:
+    with open_shared(kb_root, shared_url) as kb:
         for question in (
             "what happens to the ledger during the settlement window",
             "how does the request queue order work by priority",
@@ -261,5 +253,3 @@ def test_ranking_those_with_two_words_first_keeps_the_best(kb_root: Path, shared
         # Whatever the words, the query is well-formed (a bad one would raise here).
         for odd in ("___ __init__ foo_bar x", "é ü 北京 1e10 a'b", "and or not <-> ! & |"):
             kb._bm25(odd, 3)
-    finally:
-        kb.close()
